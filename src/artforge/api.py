@@ -1,0 +1,136 @@
+"""The one Python surface that the CLI and the web app call: ``stylize()``."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Union
+
+import torch
+from PIL import Image
+
+from artforge.config import StylizeConfig
+from artforge.data import color, images
+from artforge.engines.pyramid import stylize_tensor
+from artforge.errors import ArtforgeError
+from artforge.nn.encoders import VGGEncoder, check_layers
+from artforge.weights import load_encoder
+
+ImageLike = Union[str, "os.PathLike[str]", Image.Image]
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto``: CUDA if present, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ArtforgeError(f"--device {name}: no CUDA GPU is available; use --device cpu")
+    return torch.device(name)
+
+
+@functools.lru_cache(maxsize=4)
+def encoder_for(weights: str, pooling: str, device: str) -> VGGEncoder:
+    """The pretrained encoder, loaded once per process."""
+    return load_encoder(weights, pooling=pooling).to(device)
+
+
+def _image(x: ImageLike, what: str) -> Image.Image:
+    return images.load(x, what) if not isinstance(x, Image.Image) else images._to_rgb(x)
+
+
+def stylize(
+    content: ImageLike,
+    style: ImageLike | Sequence[ImageLike],
+    config: StylizeConfig | None = None,
+    *,
+    masks: Sequence[ImageLike] = (),
+    progress: bool = False,
+    save_every: int = 0,
+    on_snapshot: Callable[[int, Image.Image], None] | None = None,
+    **overrides: object,
+) -> Image.Image:
+    """Paint ``content`` in the style of ``style`` (one image or several) by Gatys optimisation.
+
+    ``config`` (or keyword ``overrides`` of its fields, e.g. ``size=256``) sets every parameter.
+    Returns the stylised RGB image; its long side is ``config.size``.
+    """
+    cfg = StylizeConfig.from_dict({**(config or StylizeConfig()).to_dict(), **overrides})
+    styles = list(style) if isinstance(style, Sequence) and not isinstance(style, str) else [style]
+    if not styles:
+        raise ArtforgeError("give at least one style image")
+    cfg.validate(n_styles=len(styles), n_masks=len(masks))
+    c_img = _image(content, "content image")
+    s_imgs = [_image(s, "style image") for s in styles]
+    m_imgs = [images.load_mask(m, c_img.size) if not isinstance(m, Image.Image) else m.convert("L").resize(c_img.size) for m in masks]
+    for m, name in zip(m_imgs, masks, strict=True):
+        if m.getextrema()[1] == 0:
+            raise ArtforgeError(f"mask {name}: is black everywhere; its style would have no region")
+    init: Image.Image | None = None
+    if cfg.init not in ("content", "noise"):
+        init = images.load(cfg.init, "init image")
+
+    device = resolve_device(cfg.device)
+    encoder = encoder_for(cfg.weights, cfg.pooling, str(device))
+    try:
+        check_layers(encoder.arch, [*cfg.content_layers, *cfg.style_layers])
+    except ValueError as e:
+        raise ArtforgeError(str(e)) from None
+
+    target = images.resize_long(c_img, cfg.size)
+    content_full = images.to_tensor(target).to(device)
+
+    def finish(x: torch.Tensor) -> Image.Image:
+        if x.shape[1] == 1:  # luminance-only: put the content's chroma back
+            x = color.combine_luminance(x, content_full[..., : x.shape[-2], : x.shape[-1]])
+        return images.to_image(x)
+
+    snapshot = None
+    if on_snapshot is not None:
+        def snapshot(i: int, x: torch.Tensor) -> None:
+            full = torch.nn.functional.interpolate(x, size=content_full.shape[-2:], mode="bicubic", align_corners=False)
+            on_snapshot(i, finish(full.clamp(0, 1)))
+
+    x = stylize_tensor(encoder, c_img, s_imgs, cfg, m_imgs, init, snapshot, save_every, progress)
+    return finish(x)
+
+
+def stylize_to_file(
+    content: str | os.PathLike[str],
+    styles: Sequence[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    config: StylizeConfig | None = None,
+    masks: Sequence[str | os.PathLike[str]] = (),
+    progress: bool = True,
+    save_every: int = 0,
+) -> Path:
+    """Stylise and write ``output`` (PNG with its parameters in a text chunk, or JPEG).
+
+    Nothing is written unless the run succeeds; on Ctrl-C the image so far goes to
+    ``<output stem>.interrupted<suffix>``.
+    """
+    from artforge.engines.pyramid import Interrupted
+
+    cfg = config or StylizeConfig()
+    out = images.check_writable(output)
+    params: dict[str, object] = {
+        "content": str(Path(content).resolve()),
+        "styles": [str(Path(s).resolve()) for s in styles],
+        "masks": [str(Path(m).resolve()) for m in masks],
+        "config": cfg.to_dict(),
+    }
+
+    def snap(i: int, img: Image.Image) -> None:
+        images.save(img, out.with_name(f"{out.stem}.{i:05d}{out.suffix}"), params)
+
+    try:
+        img = stylize(content, list(styles), cfg, masks=list(masks), progress=progress, save_every=save_every, on_snapshot=snap)
+    except Interrupted as e:
+        partial = out.with_name(f"{out.stem}.interrupted{out.suffix}")
+        x = e.partial
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        images.save(images.to_image(x), partial, params)
+        raise ArtforgeError(f"interrupted; the image so far is in {partial}") from None
+    return images.save(img, out, params)

@@ -1,0 +1,102 @@
+"""``artforge stylize CONTENT STYLE [STYLE ...] -o OUT``: Gatys transfer from the command line."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from artforge.errors import ArtforgeError
+
+S = argparse.SUPPRESS  # config options left out keep the config's (or --from-image's) value
+
+
+def _layers(text: str) -> tuple[list[str], list[float] | None]:
+    """``relu1_1,relu2_1:0.5`` -> names, weights (None when none is given)."""
+    names, weights = [], []
+    for item in text.split(","):
+        name, _, w = item.strip().partition(":")
+        names.append(name)
+        try:
+            weights.append(float(w) if w else 1.0)
+        except ValueError:
+            raise ArtforgeError(f"bad layer weight in {item!r}") from None
+    return names, (weights if any(":" in i for i in text.split(",")) else None)
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "stylize",
+        help="paint a photo in the style of one or more images (Gatys et al.)",
+        description="Gatys neural style transfer: optimise an image so that its VGG content "
+        "features match CONTENT and its Gram matrices match STYLE, coarse to fine.",
+    )
+    p.add_argument("content", nargs="?", help="content image (photo)")
+    p.add_argument("styles", nargs="*", metavar="style", help="style image(s)")
+    p.add_argument("-o", "--output", required=True, help="output .png or .jpg (written only on success)")
+    p.add_argument("--from-image", metavar="PNG", help="re-run with the parameters stored in an artforge PNG")
+    g = p.add_argument_group("size")
+    g.add_argument("--size", type=int, default=S, help="long side of the output, px (512)")
+    g.add_argument("--style-scale", type=float, default=S, help="style long side relative to the content's (1.0)")
+    g = p.add_argument_group("losses")
+    g.add_argument("--content-weight", type=float, default=S, help="alpha, on the relative content error (1.0)")
+    g.add_argument("--style-weight", type=float, default=S, help="beta, on the relative Gram error (1.0)")
+    g.add_argument("--tv-weight", type=float, default=S, help="gamma, total variation smoothing (2.0)")
+    g.add_argument("--content-layers", default=S, help="comma-separated (relu4_2)")
+    g.add_argument("--style-layers", default=S, help="comma-separated, optional :weight (relu1_1,...,relu5_1)")
+    g = p.add_argument_group("styles and colour")
+    g.add_argument("--style-blend", type=float, nargs="+", default=S, help="one weight per style image")
+    g.add_argument("--mask", action="append", default=[], help="one greyscale mask per style: its region")
+    g.add_argument("--preserve-color", choices=["none", "luminance", "histogram"], default=S)
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--init", default=S, help="content, noise, or an image path (content)")
+    g.add_argument("--optimizer", choices=["lbfgs", "adam"], default=S)
+    g.add_argument("--learning-rate", type=float, default=S)
+    g.add_argument("--iterations", type=int, default=S, help="at full size; each coarser level runs twice as many (50)")
+    g.add_argument("--scales", type=int, default=S, help="pyramid levels; 1 = single scale (auto)")
+    g.add_argument("--min-scale", type=int, default=S, help="long side of the coarsest level (128)")
+    g.add_argument("--tile-size", type=int, default=S, help="tile the final levels above this size (1024)")
+    g.add_argument("--tile-overlap", type=int, default=S)
+    g.add_argument("--seed", type=int, default=S)
+    g = p.add_argument_group("network")
+    g.add_argument("--weights", default=S, help="VGG weights: name or file (vgg16-hed)")
+    g.add_argument("--pooling", choices=["max", "avg"], default=S)
+    g.add_argument("--device", default=S, help="auto, cpu or cuda (auto)")
+    g = p.add_argument_group("output")
+    g.add_argument("--save-every", type=int, default=0, metavar="N", help="write an intermediate image every N iterations")
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+CONFIG_KEYS = {
+    "size", "style_scale", "content_weight", "style_weight", "tv_weight", "style_blend",
+    "preserve_color", "init", "optimizer", "learning_rate", "iterations", "scales", "min_scale",
+    "tile_size", "tile_overlap", "seed", "weights", "pooling", "device",
+}
+
+
+def run(args: argparse.Namespace) -> int:
+    from artforge import api
+    from artforge.config import StylizeConfig
+    from artforge.data import images
+
+    given = vars(args)
+    base: dict[str, Any] = {}
+    content, styles, masks = args.content, list(args.styles), list(args.mask)
+    if args.from_image:
+        stored = images.read_params(args.from_image)
+        base = dict(stored.get("config", {}))  # type: ignore[call-overload]
+        content = content or stored.get("content")
+        styles = styles or list(stored.get("styles", []))  # type: ignore[call-overload]
+        masks = masks or list(stored.get("masks", []))  # type: ignore[call-overload]
+    if not content or not styles:
+        raise ArtforgeError("give a CONTENT image and at least one STYLE image (or --from-image PNG)")
+    base.update({k: given[k] for k in CONFIG_KEYS if k in given})
+    if "content_layers" in given:
+        base["content_layers"] = _layers(given["content_layers"])[0]
+    if "style_layers" in given:
+        base["style_layers"], base["style_layer_weights"] = _layers(given["style_layers"])
+    cfg = StylizeConfig.from_dict(base)
+    cfg.validate(n_styles=len(styles), n_masks=len(masks))
+    out = api.stylize_to_file(content, styles, args.output, cfg, masks, progress=not args.quiet, save_every=args.save_every)
+    print(f"wrote {out}")
+    return 0

@@ -1,0 +1,1 @@
+"""Image read/write with the checks users need, and colour operations."""

@@ -1,0 +1,1 @@
+"""Pure ``nn.Module`` definitions: no optimisers, no file I/O."""

@@ -1,0 +1,1 @@
+"""Losses: pure functions in :mod:`functional`, thin ``nn.Module`` wrappers beside them."""
