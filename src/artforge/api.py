@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from artforge.config import StylizeConfig
-from artforge.data import color, images
+from artforge.data import color, images, samples
 from artforge.engines.pyramid import stylize_tensor
 from artforge.errors import ArtforgeError
 from artforge.nn.encoders import VGGEncoder, check_layers
@@ -37,7 +37,17 @@ def encoder_for(weights: str, pooling: str, device: str) -> VGGEncoder:
 
 
 def _image(x: ImageLike, what: str) -> Image.Image:
-    return images.load(x, what) if not isinstance(x, Image.Image) else images._to_rgb(x)
+    """A path, ``sample:NAME`` or a PIL image, as upright RGB."""
+    if isinstance(x, Image.Image):
+        return images.to_rgb(x)
+    if samples.is_sample(x):
+        return samples.load(str(x))
+    return images.load(x, what)
+
+
+def _spec(x: str | os.PathLike[str]) -> str:
+    """How an input is recorded in the output's parameters: samples by name, files by absolute path."""
+    return str(x) if samples.is_sample(x) else str(Path(x).resolve())
 
 
 def stylize(
@@ -69,7 +79,7 @@ def stylize(
             raise ArtforgeError(f"mask {name}: is black everywhere; its style would have no region")
     init: Image.Image | None = None
     if cfg.init not in ("content", "noise"):
-        init = images.load(cfg.init, "init image")
+        init = _image(cfg.init, "init image")
 
     device = resolve_device(cfg.device)
     encoder = encoder_for(cfg.weights, cfg.pooling, str(device))
@@ -115,9 +125,9 @@ def stylize_to_file(
     cfg = config or StylizeConfig()
     out = images.check_writable(output)
     params: dict[str, object] = {
-        "content": str(Path(content).resolve()),
-        "styles": [str(Path(s).resolve()) for s in styles],
-        "masks": [str(Path(m).resolve()) for m in masks],
+        "content": _spec(content),
+        "styles": [_spec(s) for s in styles],
+        "masks": [_spec(m) for m in masks],
         "config": cfg.to_dict(),
     }
 

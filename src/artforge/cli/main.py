@@ -10,7 +10,7 @@ from artforge.errors import ArtforgeError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from artforge.cli import stylize, weights
+    from artforge.cli import demo, stylize, weights
 
     parser = argparse.ArgumentParser(
         prog="artforge", description="Neural style transfer and generative image models."
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     stylize.add_parser(sub)
     weights.add_parser(sub)
+    demo.add_parser(sub)
     return parser
 
 

@@ -20,7 +20,7 @@ PARAMS_KEY = "artforge"  # PNG text chunk holding the JSON parameters
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 
 
-def _to_rgb(img: Image.Image) -> Image.Image:
+def to_rgb(img: Image.Image) -> Image.Image:
     """Any PIL mode -> 8-bit RGB; alpha is composited over white, 16-bit is rescaled, not clipped."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         a = np.asarray(img, dtype=np.float64)
@@ -51,7 +51,7 @@ def load(path: str | os.PathLike[str], what: str = "image", min_side: int = MIN_
             with Image.open(p) as im:
                 im.load()
                 img = ImageOps.exif_transpose(im) or im
-                img = _to_rgb(img)
+                img = to_rgb(img)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ArtforgeError(
             f"{what} {p}: too many pixels (limit {MAX_PIXELS:,}); possible decompression bomb"

@@ -1,5 +1,10 @@
 """Pixel optimisation of Gatys et al. 2016: x* = argmin_x L(x), by L-BFGS (one evaluation per
-iteration, no line search, as in the paper's Torch code) or Adam."""
+iteration, no line search, as in the paper's Torch code) or Adam.
+
+The optimiser minimises H*W*L(x): artforge's losses are per-element means, whose per-pixel
+gradients are so small that L-BFGS's curvature test (y.s > 1e-10) would never pass and it
+would crawl as plain gradient descent. The reported losses stay the per-element means.
+"""
 
 from __future__ import annotations
 
@@ -36,12 +41,14 @@ def optimize(
         opt = torch.optim.Adam([x], lr=lr)
     parts: dict[str, torch.Tensor] = {}
 
+    scale = float(x.shape[-1] * x.shape[-2])
+
     def closure() -> torch.Tensor:
         opt.zero_grad(set_to_none=True)
         loss, p = loss_fn(x)
-        loss.backward()
+        (loss * scale).backward()
         parts.update(p, total=loss.detach())
-        return loss
+        return loss * scale
 
     for _ in range(iterations):
         opt.step(closure)  # type: ignore[arg-type]

@@ -1,0 +1,167 @@
+"""The Gatys engine: schedule, determinism, masks, colour preservation, tiling, interruption."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from artforge.config import StylizeConfig
+from artforge.data import color
+from artforge.data.images import to_tensor
+from artforge.engines import tiling
+from artforge.engines.pyramid import Interrupted, Level, schedule, stylize_tensor
+from conftest import solid, stripes
+
+
+def test_schedule_doubles_iterations_at_each_coarser_level() -> None:
+    assert schedule(512, 50, None, 128) == [Level(128, 200), Level(256, 100), Level(512, 50)]
+    assert schedule(512, 50, 1, 128) == [Level(512, 50)]
+    assert schedule(100, 10, None, 128) == [Level(100, 10)]
+    # Cost ~ pixels x iterations: the whole pyramid costs less than twice the final level.
+    levels = schedule(4096, 10, None, 128)
+    cost = sum(lv.long_side**2 * lv.iterations for lv in levels)
+    assert levels[0].long_side == 128 and cost < 2 * 4096**2 * 10
+
+
+def _run(enc: torch.nn.Module, content: Image.Image, styles: list[Image.Image], **kw: object) -> torch.Tensor:
+    cfg = StylizeConfig.from_dict({**StylizeConfig(size=48, iterations=5, min_scale=32).to_dict(), **kw})
+    return stylize_tensor(enc, content, styles, cfg, progress=False)  # type: ignore[arg-type]
+
+
+def test_deterministic_for_a_seed(tiny_vgg: torch.nn.Module, photo_dir: Path) -> None:
+    c, s = Image.open(photo_dir / "content.png"), Image.open(photo_dir / "style.jpg")
+    a = _run(tiny_vgg, c, [s], init="noise", seed=3)
+    b = _run(tiny_vgg, c, [s], init="noise", seed=3)
+    d = _run(tiny_vgg, c, [s], init="noise", seed=4)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, d)
+
+
+def test_optimisation_lowers_the_objective(vgg: torch.nn.Module, photo_dir: Path) -> None:
+    from artforge.objectives.perceptual import GatysLoss, gram_targets
+
+    c = to_tensor(Image.open(photo_dir / "content.png").resize((96, 72)))
+    s = to_tensor(Image.open(photo_dir / "style.jpg").resize((96, 72)))
+    layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+    with torch.no_grad():
+        targets = vgg(c, ["relu4_2"])
+    loss = GatysLoss(vgg, targets, [(gram_targets(vgg, s, layers), None, 1.0)], dict.fromkeys(layers, 1.0), 1, 1, 0)  # type: ignore[arg-type]
+    from artforge.engines.optimize import optimize
+
+    before, parts_before = loss(c)
+    x = optimize(loss, c, 30)
+    after, parts_after = loss(x)
+    assert float(after) < 0.8 * float(before)
+    assert float(parts_after["style"]) < 0.7 * float(parts_before["style"])  # moved toward the style
+
+
+def test_masks_give_each_region_its_own_style(vgg: torch.nn.Module, tmp_path: Path) -> None:
+    red = stripes((230, 30, 30), (150, 0, 0))
+    blue = stripes((30, 30, 230), (0, 0, 150))
+    content = solid((128, 128, 128), (64, 32))
+    left = Image.new("L", (64, 32), 0)
+    left.paste(255, (0, 0, 32, 32))
+    right = Image.eval(left, lambda v: 255 - v)
+    cfg = StylizeConfig(size=64, iterations=30, scales=1, content_weight=0.01, tv_weight=0, init="noise")
+    x = stylize_tensor(vgg, content, [red, blue], cfg, masks=[left, right], progress=False)  # type: ignore[arg-type]
+    l_rgb = x[0, :, :, :28].mean((1, 2))
+    r_rgb = x[0, :, :, 36:].mean((1, 2))
+    assert l_rgb[0] > l_rgb[2] + 0.1, f"left region should turn red, got {l_rgb.tolist()}"
+    assert r_rgb[2] > r_rgb[0] + 0.1, f"right region should turn blue, got {r_rgb.tolist()}"
+
+
+def test_style_blend_moves_between_styles(vgg: torch.nn.Module) -> None:
+    red, blue = stripes((230, 30, 30), (150, 0, 0)), stripes((30, 30, 230), (0, 0, 150))
+    content = solid((128, 128, 128))
+    kw = dict(scales=1, iterations=20, content_weight=0.01, tv_weight=0, init="noise")
+    mostly_red = _run(vgg, content, [red, blue], style_blend=[0.9, 0.1], **kw)
+    mostly_blue = _run(vgg, content, [red, blue], style_blend=[0.1, 0.9], **kw)
+    red_minus_blue = lambda x: float(x[0, 0].mean() - x[0, 2].mean())  # noqa: E731
+    assert red_minus_blue(mostly_red) > red_minus_blue(mostly_blue) + 0.1
+
+
+def test_luminance_mode_keeps_content_chroma_exactly(tiny_vgg: torch.nn.Module, photo_dir: Path) -> None:
+    c, s = Image.open(photo_dir / "content.png"), Image.open(photo_dir / "style.jpg")
+    y = _run(tiny_vgg, c, [s], preserve_color="luminance")
+    assert y.shape[1] == 1
+    content = to_tensor(c.resize((y.shape[-1], y.shape[-2]), Image.Resampling.LANCZOS))
+    out = color.combine_luminance(y, content)
+    iq_out, iq_in = color.rgb_to_yiq(out)[:, 1:], color.rgb_to_yiq(content)[:, 1:]
+    unclipped = ((out > 0.01) & (out < 0.99)).all(1, keepdim=True).expand_as(iq_out)
+    assert torch.allclose(iq_out[unclipped], iq_in[unclipped], atol=2e-3)
+    assert not torch.allclose(color.luminance(out), color.luminance(content), atol=1e-2)  # it did stylise
+
+
+def test_histogram_mode_moves_chroma_toward_content(vgg: torch.nn.Module) -> None:
+    content = stripes((40, 160, 60), (20, 120, 40))  # green
+    style = stripes((230, 40, 200), (120, 10, 90))  # magenta
+    kw = dict(size=48, scales=1, iterations=20, content_weight=0.05, min_scale=32)
+    plain = _run(vgg, content, [style], **kw)
+    kept = _run(vgg, content, [style], preserve_color="histogram", **kw)
+    c = to_tensor(content.resize((48, 48)))
+    chroma = lambda x: color.rgb_to_yiq(x)[:, 1:].mean((2, 3))  # noqa: E731
+    assert float((chroma(kept) - chroma(c)).norm()) < 0.5 * float((chroma(plain) - chroma(c)).norm())
+
+
+def test_match_color_transfers_mean_and_covariance() -> None:
+    torch.manual_seed(0)
+    style = torch.rand(1, 3, 32, 32) * torch.tensor([1.0, 0.3, 0.5]).view(1, 3, 1, 1)
+    content = 0.2 + 0.5 * torch.rand(1, 3, 32, 32)
+    out = color.match_color(style, content)
+    flat = lambda x: x[0].reshape(3, -1).double()  # noqa: E731
+    assert torch.allclose(flat(out).mean(1), flat(content).mean(1), atol=1e-3)
+    assert torch.allclose(torch.cov(flat(out)), torch.cov(flat(content)), atol=2e-3)
+
+
+def test_yiq_round_trip() -> None:
+    x = torch.rand(1, 3, 8, 8)
+    assert torch.allclose(color.yiq_to_rgb(color.rgb_to_yiq(x)), x, atol=1e-5)
+
+
+def test_tile_windows_cover_the_image_with_overlap() -> None:
+    wins = tiling.windows(300, 200, 128, 32)
+    cover = torch.zeros(300, 200)
+    for y0, y1, x0, x1 in wins:
+        assert y1 - y0 <= 128 and x1 - x0 <= 128
+        cover[y0:y1, x0:x1] += 1
+    assert cover.min() >= 1
+    assert tiling.windows(100, 100, 128, 32) == [(0, 100, 0, 100)]
+
+
+def test_paste_cross_fades_only_over_the_overlap() -> None:
+    canvas = torch.zeros(1, 1, 8, 16)
+    tiling.paste(canvas, torch.ones(1, 1, 8, 10), (0, 8, 6, 16), overlap=4)
+    row = canvas[0, 0, 0]
+    assert torch.all(row[:6] == 0)
+    assert torch.allclose(row[6:10], torch.tensor([0.2, 0.4, 0.6, 0.8]))
+    assert torch.all(row[10:] == 1)
+
+
+def test_tiled_result_has_no_seams(vgg: torch.nn.Module, photo_dir: Path) -> None:
+    c, s = Image.open(photo_dir / "content.png"), Image.open(photo_dir / "style.jpg")
+    cfg = StylizeConfig(size=200, iterations=4, scales=1, tile_size=128, tile_overlap=48)
+    x = stylize_tensor(vgg, c, [s], cfg, progress=False)  # type: ignore[arg-type]
+    h, w = x.shape[-2:]
+    wins = tiling.windows(h, w, 128, 48)
+    assert len(wins) > 1
+    col_diff = (x[..., 1:] - x[..., :-1]).abs().mean((0, 1, 2))  # [W-1] mean jump between columns
+    typical = float(col_diff.median())
+    for x0 in {win[2] for win in wins if win[2] > 0}:
+        for edge in (x0, x0 + 47):  # where the cross-fade starts and ends
+            assert float(col_diff[edge - 1]) < 2.0 * typical, f"seam at column {edge}"
+
+
+def test_interrupt_returns_the_image_so_far(tiny_vgg: torch.nn.Module, photo_dir: Path) -> None:
+    c, s = Image.open(photo_dir / "content.png"), Image.open(photo_dir / "style.jpg")
+    cfg = StylizeConfig(size=48, iterations=10, min_scale=32)
+
+    def stop(i: int, _x: torch.Tensor) -> None:
+        if i == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted) as info:
+        stylize_tensor(tiny_vgg, c, [s], cfg, on_snapshot=stop, save_every=1, progress=False)  # type: ignore[arg-type]
+    assert info.value.partial.shape[1] == 3 and info.value.partial.shape[-1] > 0
