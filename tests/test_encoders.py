@@ -82,9 +82,9 @@ def test_converted_vgg_matches_numpy_convolution_of_the_h5(vgg: VGGEncoder) -> N
 def test_pretrained_features_separate_images(vgg: VGGEncoder) -> None:
     """ImageNet features: a photo and its flipped copy are closer than the photo and noise."""
     import skimage.data
+    from PIL import Image
 
     from artforge.data.images import to_tensor
-    from PIL import Image
 
     img = Image.fromarray(skimage.data.chelsea()).resize((64, 48))
     x = to_tensor(img)

@@ -73,7 +73,10 @@ def stylize(
     cfg.validate(n_styles=len(styles), n_masks=len(masks))
     c_img = _image(content, "content image")
     s_imgs = [_image(s, "style image") for s in styles]
-    m_imgs = [images.load_mask(m, c_img.size) if not isinstance(m, Image.Image) else m.convert("L").resize(c_img.size) for m in masks]
+    m_imgs = [
+        images.load_mask(m, c_img.size) if not isinstance(m, Image.Image) else m.convert("L").resize(c_img.size)
+        for m in masks
+    ]
     for m, name in zip(m_imgs, masks, strict=True):
         if m.getextrema()[1] == 0:
             raise ArtforgeError(f"mask {name}: is black everywhere; its style would have no region")
@@ -98,6 +101,7 @@ def stylize(
 
     snapshot = None
     if on_snapshot is not None:
+
         def snapshot(i: int, x: torch.Tensor) -> None:
             full = torch.nn.functional.interpolate(x, size=content_full.shape[-2:], mode="bicubic", align_corners=False)
             on_snapshot(i, finish(full.clamp(0, 1)))
@@ -135,7 +139,9 @@ def stylize_to_file(
         images.save(img, out.with_name(f"{out.stem}.{i:05d}{out.suffix}"), params)
 
     try:
-        img = stylize(content, list(styles), cfg, masks=list(masks), progress=progress, save_every=save_every, on_snapshot=snap)
+        img = stylize(
+            content, list(styles), cfg, masks=list(masks), progress=progress, save_every=save_every, on_snapshot=snap
+        )
     except Interrupted as e:
         partial = out.with_name(f"{out.stem}.interrupted{out.suffix}")
         x = e.partial

@@ -6,6 +6,8 @@ import dataclasses
 import json
 import os
 import tempfile
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,6 +19,22 @@ C = TypeVar("C", bound="Config")
 STYLE_LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
 
 
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a JSON value fits a type hint built from None, bool, int, float, str, list[...], unions."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    if origin is list:
+        return isinstance(value, list) and all(_fits(v, args[0]) for v in value)
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
 class Config:
     """Mixin for dataclass configs: ``to_dict`` / ``from_dict`` / ``save`` / ``load``."""
 
@@ -25,10 +43,17 @@ class Config:
 
     @classmethod
     def from_dict(cls: type[C], data: dict[str, Any]) -> C:
+        """Build from JSON-like data; unknown keys and wrongly typed values are errors."""
+        if not isinstance(data, dict):
+            raise ArtforgeError(f"{cls.__name__}: expected a JSON object, got {type(data).__name__}")
+        hints = typing.get_type_hints(cls)
         names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
         unknown = sorted(set(data) - names)
         if unknown:
             raise ArtforgeError(f"{cls.__name__}: unknown key(s) {', '.join(unknown)}")
+        for key, value in data.items():
+            if not _fits(value, hints[key]):
+                raise ArtforgeError(f"{cls.__name__}: {key}={value!r} is not a valid {hints[key]}")
         return cls(**data)
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -76,7 +101,10 @@ class StylizeConfig(Config):
             (self.size >= 16, f"--size must be at least 16 px, not {self.size}"),
             (self.style_scale > 0, "--style-scale must be positive"),
             (self.iterations >= 0, "--iterations must be >= 0"),
-            (self.preserve_color in ("none", "luminance", "histogram"), "--preserve-color: none, luminance or histogram"),
+            (
+                self.preserve_color in ("none", "luminance", "histogram"),
+                "--preserve-color: none, luminance or histogram",
+            ),
             (self.optimizer in ("lbfgs", "adam"), "--optimizer: lbfgs or adam"),
             (self.pooling in ("max", "avg"), "--pooling: max or avg"),
             (min(self.content_weight, self.style_weight, self.tv_weight) >= 0, "loss weights must be >= 0"),
@@ -90,11 +118,15 @@ class StylizeConfig(Config):
                 "give one style layer weight per style layer",
             ),
             (
-                self.style_blend is None or (len(self.style_blend) == n_styles and min(self.style_blend) >= 0 and sum(self.style_blend) > 0),
+                self.style_blend is None
+                or (len(self.style_blend) == n_styles and min(self.style_blend) >= 0 and sum(self.style_blend) > 0),
                 f"--style-blend needs {n_styles} non-negative weights, not all zero",
             ),
             (n_masks in (0, n_styles), f"give one --mask per style image ({n_styles}), or none"),
-            (not (n_masks and self.style_blend), "--style-blend and --mask do not combine: masks give each style its region"),
+            (
+                not (n_masks and self.style_blend),
+                "--style-blend and --mask do not combine: masks give each style its region",
+            ),
             (self.device in ("auto", "cpu") or self.device.startswith("cuda"), "--device: auto, cpu or cuda[:N]"),
         ]
         for ok, message in checks:

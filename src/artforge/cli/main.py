@@ -12,9 +12,7 @@ from artforge.errors import ArtforgeError
 def build_parser() -> argparse.ArgumentParser:
     from artforge.cli import demo, stylize, weights
 
-    parser = argparse.ArgumentParser(
-        prog="artforge", description="Neural style transfer and generative image models."
-    )
+    parser = argparse.ArgumentParser(prog="artforge", description="Neural style transfer and generative image models.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     stylize.add_parser(sub)
     weights.add_parser(sub)

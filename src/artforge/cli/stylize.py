@@ -62,15 +62,33 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--pooling", choices=["max", "avg"], default=S)
     g.add_argument("--device", default=S, help="auto, cpu or cuda (auto)")
     g = p.add_argument_group("output")
-    g.add_argument("--save-every", type=int, default=0, metavar="N", help="write an intermediate image every N iterations")
+    g.add_argument(
+        "--save-every", type=int, default=0, metavar="N", help="write an intermediate image every N iterations"
+    )
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 
 CONFIG_KEYS = {
-    "size", "style_scale", "content_weight", "style_weight", "tv_weight", "style_blend",
-    "preserve_color", "init", "optimizer", "learning_rate", "iterations", "scales", "min_scale",
-    "tile_size", "tile_overlap", "seed", "weights", "pooling", "device",
+    "size",
+    "style_scale",
+    "content_weight",
+    "style_weight",
+    "tv_weight",
+    "style_blend",
+    "preserve_color",
+    "init",
+    "optimizer",
+    "learning_rate",
+    "iterations",
+    "scales",
+    "min_scale",
+    "tile_size",
+    "tile_overlap",
+    "seed",
+    "weights",
+    "pooling",
+    "device",
 }
 
 
@@ -97,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
         base["style_layers"], base["style_layer_weights"] = _layers(given["style_layers"])
     cfg = StylizeConfig.from_dict(base)
     cfg.validate(n_styles=len(styles), n_masks=len(masks))
-    out = api.stylize_to_file(content, styles, args.output, cfg, masks, progress=not args.quiet, save_every=args.save_every)
+    out = api.stylize_to_file(
+        content, styles, args.output, cfg, masks, progress=not args.quiet, save_every=args.save_every
+    )
     print(f"wrote {out}")
     return 0

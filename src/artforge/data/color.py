@@ -10,9 +10,7 @@ from __future__ import annotations
 import torch
 
 # NTSC YIQ (FCC 1953 coefficients).
-RGB_TO_YIQ = torch.tensor(
-    [[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]]
-)
+RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]])
 
 
 def rgb_to_yiq(x: torch.Tensor) -> torch.Tensor:
@@ -45,7 +43,8 @@ def combine_luminance(y: torch.Tensor, content_rgb: torch.Tensor) -> torch.Tenso
 def _sqrtm(c: torch.Tensor, inverse: bool = False) -> torch.Tensor:
     vals, vecs = torch.linalg.eigh(c)
     vals = vals.clamp_min(1e-6)
-    return vecs @ torch.diag(vals.rsqrt() if inverse else vals.sqrt()) @ vecs.T
+    root: torch.Tensor = vecs @ torch.diag(vals.rsqrt() if inverse else vals.sqrt()) @ vecs.T
+    return root
 
 
 def match_color(style: torch.Tensor, content: torch.Tensor) -> torch.Tensor:

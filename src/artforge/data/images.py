@@ -27,8 +27,8 @@ def to_rgb(img: Image.Image) -> Image.Image:
         top = 65535.0 if img.mode.startswith("I;16") or a.max() > 255 else 255.0
         a = np.clip(a / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
         return Image.fromarray(a).convert("RGB")
-    if img.mode == "P":
-        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if img.mode in ("P", "L", "RGB") and "transparency" in img.info:  # palette or colour-key (tRNS)
+        img = img.convert("RGBA")
     if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         rgba = img.convert("RGBA")
         bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -134,7 +134,7 @@ def save(img: Image.Image, path: str | os.PathLike[str], params: dict[str, objec
     fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        img.save(tmp, format=fmt, **kwargs)  # type: ignore[arg-type]
+        img.save(tmp, format=fmt, **kwargs)
         os.chmod(tmp, 0o644)
         os.replace(tmp, p)
     except OSError as e:

@@ -46,12 +46,12 @@ def optimize(
     def closure() -> torch.Tensor:
         opt.zero_grad(set_to_none=True)
         loss, p = loss_fn(x)
-        (loss * scale).backward()
+        (loss * scale).backward()  # type: ignore[no-untyped-call]
         parts.update(p, total=loss.detach())
         return loss * scale
 
     for _ in range(iterations):
-        opt.step(closure)  # type: ignore[arg-type]
+        opt.step(closure)  # type: ignore[no-untyped-call]
         if not torch.isfinite(parts["total"]):
             raise ArtforgeError("the loss became NaN/inf; lower --learning-rate or the loss weights")
         if on_step is not None:

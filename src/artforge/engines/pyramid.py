@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from PIL import Image
@@ -18,11 +18,13 @@ from artforge.data.images import resize_long, to_tensor
 from artforge.engines import tiling
 from artforge.engines.optimize import optimize
 from artforge.nn.encoders import VGGEncoder
+from artforge.objectives.functional import blend_grams
 from artforge.objectives.perceptual import GatysLoss, gram_targets
 
 COARSE_FACTOR = 2  # each coarser level runs this many times the iterations of the next finer one
 
 SnapshotFn = Callable[[int, torch.Tensor], None]
+Region = tuple[dict[str, torch.Tensor], torch.Tensor | None, float]  # target Grams, mask, weight
 
 
 class Interrupted(Exception):
@@ -47,19 +49,7 @@ def schedule(size: int, iterations: int, scales: int | None, min_scale: int) -> 
     """
     if scales is None:
         scales = 1 + max(0, int(math.floor(math.log2(size / min_scale)))) if size > min_scale else 1
-    levels = []
-    for k in reversed(range(scales)):
-        side = max(16, round(size / 2**k))
-        levels.append(Level(side, iterations * COARSE_FACTOR**k))
-    return levels
-
-
-def _style_at(style: Image.Image, long_side: int, cfg: StylizeConfig) -> Image.Image:
-    return resize_long(style, max(16, round(long_side * cfg.style_scale)))
-
-
-def _resize_mask(mask: Image.Image, size: tuple[int, int]) -> torch.Tensor:
-    return to_tensor(mask.resize(size, Image.Resampling.BILINEAR))
+    return [Level(max(16, round(size / 2**k)), iterations * COARSE_FACTOR**k) for k in reversed(range(scales))]
 
 
 def _prepare(content: torch.Tensor, style: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -70,6 +60,90 @@ def _prepare(content: torch.Tensor, style: torch.Tensor, mode: str) -> tuple[tor
     if mode == "histogram":
         return content, color.match_color(style, content)
     return content, style
+
+
+@dataclass
+class LevelProblem:
+    """Everything one pyramid level optimises against; ``loss(window)`` builds the objective."""
+
+    encoder: VGGEncoder
+    cfg: StylizeConfig
+    content: torch.Tensor  # [1, C, H, W] as optimised (C = 1 under luminance preservation)
+    regions: list[Region]
+    windows: list[tiling.Window] = field(default_factory=list)
+
+    def loss(self, window: tiling.Window | None = None) -> GatysLoss:
+        content, regions = self.content, self.regions
+        if window is not None:
+            y0, y1, x0, x1 = window
+            content = content[..., y0:y1, x0:x1]
+            regions = [(g, None if m is None else m[..., y0:y1, x0:x1], w) for g, m, w in regions]
+            regions = [(g, m, w) for g, m, w in regions if m is None or float(m.sum()) > 0]
+        cfg = self.cfg
+        with torch.no_grad():
+            targets = self.encoder(content.expand(-1, 3, -1, -1), cfg.content_layers)
+        layer_w = dict(zip(cfg.style_layers, cfg.style_layer_weights or [1.0] * len(cfg.style_layers), strict=True))
+        return GatysLoss(self.encoder, targets, regions, layer_w, cfg.content_weight, cfg.style_weight, cfg.tv_weight)
+
+
+def build_level(
+    encoder: VGGEncoder,
+    content: Image.Image,
+    styles: Sequence[Image.Image],
+    cfg: StylizeConfig,
+    long_side: int,
+    masks: Sequence[Image.Image] = (),
+) -> LevelProblem:
+    """Content, target Grams and regions at one scale; styles are scaled by ``cfg.style_scale``."""
+    device = next(encoder.parameters()).device
+    w, h = resize_long(content, long_side).size
+    c = to_tensor(content.resize((w, h), Image.Resampling.LANCZOS)).to(device)
+    style_side = max(16, round(long_side * cfg.style_scale))
+    prepared = [_prepare(c, to_tensor(resize_long(s, style_side)).to(device), cfg.preserve_color) for s in styles]
+    grams = [gram_targets(encoder, s, cfg.style_layers, cfg.tile_size) for _, s in prepared]
+    regions: list[Region]
+    if masks:
+        ms = [to_tensor(m.resize((w, h), Image.Resampling.BILINEAR)).to(device) for m in masks]
+        area = torch.stack([m.mean() for m in ms])
+        weights = (area / area.sum()).tolist()
+        regions = [(g, m, a) for g, m, a in zip(grams, ms, weights, strict=True) if a > 0]
+    else:
+        regions = [(blend_grams(grams, cfg.style_blend or [1.0] * len(styles)), None, 1.0)]
+    windows = tiling.windows(h, w, cfg.tile_size, cfg.tile_overlap)
+    return LevelProblem(encoder, cfg, prepared[0][0], regions, windows)
+
+
+class _Progress:
+    """One bar over all levels and tiles; remembers the latest image for snapshots and Ctrl-C."""
+
+    def __init__(self, total: int, enabled: bool, snapshot: SnapshotFn | None, every: int) -> None:
+        self.bar = tqdm(total=total, desc="stylize", unit="it", disable=not enabled, dynamic_ncols=True)
+        self.done = 0
+        self.latest: torch.Tensor | None = None
+        self.snapshot, self.every = snapshot, every
+        self.level = 0
+        self.canvas: torch.Tensor | None = None  # the full image while tiles run
+
+    def step(self, parts: dict[str, torch.Tensor], x: torch.Tensor) -> None:
+        self.done += 1
+        self.latest = self.canvas if self.canvas is not None else x
+        self.bar.update(1)
+        self.bar.set_postfix(
+            size=self.level, content=f"{float(parts['content']):.3f}",
+            style=f"{float(parts['style']):.4f}", tv=f"{float(parts['tv']):.4f}", refresh=False,
+        )  # fmt: skip
+        if self.snapshot is not None and self.every and self.done % self.every == 0:
+            self.snapshot(self.done, self.latest.detach())
+
+
+def _initial(problem: LevelProblem, cfg: StylizeConfig, init: Image.Image | None) -> torch.Tensor:
+    c = problem.content
+    if init is not None:
+        x = to_tensor(init.resize((c.shape[-1], c.shape[-2]), Image.Resampling.LANCZOS)).to(c.device)
+        return color.luminance(x) if cfg.preserve_color == "luminance" else x
+    if cfg.init == "noise":
+        return torch.rand(c.shape, generator=torch.Generator().manual_seed(cfg.seed)).to(c.device)
+    return c.clone()
 
 
 def stylize_tensor(
@@ -85,88 +159,35 @@ def stylize_tensor(
 ) -> torch.Tensor:
     """The stylised image at ``cfg.size``: ``[1, 3, H, W]`` (``[1, 1, H, W]`` luminance under
     ``preserve_color='luminance'``; :func:`artforge.data.color.combine_luminance` finishes it)."""
-    device = next(encoder.parameters()).device
-    generator = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     levels = schedule(cfg.size, cfg.iterations, cfg.scales, cfg.min_scale)
-    layer_w = dict(zip(cfg.style_layers, cfg.style_layer_weights or [1.0] * len(cfg.style_layers), strict=True))
-    blend = cfg.style_blend or [1.0] * len(styles)
-
     sizes = [resize_long(content, lv.long_side).size for lv in levels]
     n_tiles = [len(tiling.windows(h, w, cfg.tile_size, cfg.tile_overlap)) for w, h in sizes]
-    total = sum(lv.iterations * n for lv, n in zip(levels, n_tiles, strict=True))
-    bar = tqdm(total=total, desc="stylize", unit="it", disable=not progress, dynamic_ncols=True)
-    done = 0
+    bar = _Progress(
+        sum(lv.iterations * n for lv, n in zip(levels, n_tiles, strict=True)), progress, on_snapshot, save_every
+    )
     x: torch.Tensor | None = None
-    latest: torch.Tensor | None = None
     try:
-        for lv, (w, h) in zip(levels, sizes, strict=True):
-            c = to_tensor(content.resize((w, h), Image.Resampling.LANCZOS)).to(device)
-            prepared = [_prepare(c, to_tensor(_style_at(s, lv.long_side, cfg)).to(device), cfg.preserve_color) for s in styles]
-            c_opt = prepared[0][0]
-            grams = [gram_targets(encoder, s, cfg.style_layers, cfg.tile_size) for _, s in prepared]
-            if masks:
-                ms = [_resize_mask(m, (w, h)).to(device) for m in masks]
-                area = torch.stack([m.mean() for m in ms])
-                region_w = (area / area.sum()).tolist()
-                regions = [(g, m, rw) for g, m, rw in zip(grams, ms, region_w, strict=True) if rw > 0]
-            else:
-                total_b = sum(blend)
-                mixed = {k: sum(b * g[k] for g, b in zip(grams, blend, strict=True)) / total_b for k in cfg.style_layers}
-                regions = [(mixed, None, 1.0)]
-
-            if x is None:
-                if init is not None:
-                    x = to_tensor(init.resize((w, h), Image.Resampling.LANCZOS)).to(device)
-                    x = color.luminance(x) if cfg.preserve_color == "luminance" else x
-                elif cfg.init == "noise":
-                    x = torch.rand(c_opt.shape, generator=generator).to(device)
-                else:
-                    x = c_opt.clone()
-            else:
-                x = F.interpolate(x, size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1)
-
-            def make_loss(win: tiling.Window | None) -> GatysLoss:
-                if win is None:
-                    c_win, crop = c_opt, regions
-                else:
-                    y0, y1, x0, x1 = win
-                    c_win = c_opt[..., y0:y1, x0:x1]
-                    crop = [(g, None if m is None else m[..., y0:y1, x0:x1], rw) for g, m, rw in regions]
-                    crop = [(g, m, rw) for g, m, rw in crop if m is None or float(m.sum()) > 0]
-                with torch.no_grad():
-                    targets = encoder(c_win.expand(-1, 3, -1, -1), cfg.content_layers)
-                return GatysLoss(encoder, targets, crop, layer_w, cfg.content_weight, cfg.style_weight, cfg.tv_weight)
-
-            wins = tiling.windows(h, w, cfg.tile_size, cfg.tile_overlap)
-            canvas = x
-
-            def step(parts: dict[str, torch.Tensor], _x: torch.Tensor, lv: Level = lv) -> None:
-                nonlocal done, latest
-                done += 1
-                latest = canvas if len(wins) > 1 else _x
-                bar.update(1)
-                bar.set_postfix(
-                    size=lv.long_side, content=f"{float(parts['content']):.3f}",
-                    style=f"{float(parts['style']):.4f}", tv=f"{float(parts['tv']):.4f}", refresh=False,
-                )
-                if on_snapshot is not None and save_every and done % save_every == 0:
-                    on_snapshot(done, latest.detach())
-
-            if len(wins) == 1:
-                x = optimize(make_loss(None), x, lv.iterations, cfg.optimizer, cfg.learning_rate, step)
-            else:
-                canvas = x.clone()
-                for win in wins:
-                    y0, y1, x0, x1 = win
-                    patch = optimize(make_loss(win), canvas[..., y0:y1, x0:x1], lv.iterations, cfg.optimizer, cfg.learning_rate, step)
-                    tiling.paste(canvas, patch, win, cfg.tile_overlap)
-                x = canvas
+        for lv in levels:
+            problem = build_level(encoder, content, styles, cfg, lv.long_side, masks)
+            h, w = problem.content.shape[-2:]
+            x = _initial(problem, cfg, init) if x is None else F.interpolate(x, size=(h, w), mode="bicubic").clamp(0, 1)
+            bar.level = lv.long_side
+            if len(problem.windows) == 1:
+                x = optimize(problem.loss(), x, lv.iterations, cfg.optimizer, cfg.learning_rate, bar.step)
+                continue
+            canvas = bar.canvas = x.clone()
+            for win in problem.windows:
+                y0, y1, x0, x1 = win
+                patch = canvas[..., y0:y1, x0:x1]
+                patch = optimize(problem.loss(win), patch, lv.iterations, cfg.optimizer, cfg.learning_rate, bar.step)
+                tiling.paste(canvas, patch, win, cfg.tile_overlap)
+            x, bar.canvas = canvas, None
     except KeyboardInterrupt:
-        if latest is None:
+        if bar.latest is None:
             raise
-        raise Interrupted(latest.detach().clamp(0, 1)) from None
+        raise Interrupted(bar.latest.detach().clamp(0, 1)) from None
     finally:
-        bar.close()
+        bar.bar.close()
     assert x is not None
     return x.clamp(0, 1)

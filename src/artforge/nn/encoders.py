@@ -29,9 +29,7 @@ class Preprocessing:
 # Caffe/Keras VGG: BGR in [0, 255] minus the ImageNet mean (BGR order).
 CAFFE = Preprocessing(bgr=True, scale=255.0, mean=(103.939, 116.779, 123.68), std=(1.0, 1.0, 1.0))
 # torchvision model zoo: RGB in [0, 1], normalised by ImageNet mean and std.
-TORCHVISION = Preprocessing(
-    bgr=False, scale=1.0, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)
-)
+TORCHVISION = Preprocessing(bgr=False, scale=1.0, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
 PREPROCESSINGS = {"caffe": CAFFE, "torchvision": TORCHVISION}
 
 
@@ -56,6 +54,10 @@ class VGGEncoder(nn.Module):
     ``width`` divides every channel count (tests use tiny encoders with the real names).
     """
 
+    order: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(
         self,
         arch: str = "vgg16",
@@ -73,12 +75,8 @@ class VGGEncoder(nn.Module):
         self.preprocessing = preprocessing
         order = [2, 1, 0] if preprocessing.bgr else [0, 1, 2]
         self.register_buffer("order", torch.tensor(order), persistent=False)
-        self.register_buffer(
-            "mean", torch.tensor(preprocessing.mean).view(1, 3, 1, 1), persistent=False
-        )
-        self.register_buffer(
-            "std", torch.tensor(preprocessing.std).view(1, 3, 1, 1), persistent=False
-        )
+        self.register_buffer("mean", torch.tensor(preprocessing.mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(preprocessing.std).view(1, 3, 1, 1), persistent=False)
         self.names = layer_names(arch)
         self.convs = nn.ModuleDict()
         c_in = 3
@@ -125,6 +123,4 @@ def check_layers(arch: str, layers: Sequence[str]) -> None:
     names = set(layer_names(arch))
     bad = [n for n in layers if n not in names]
     if bad:
-        raise ValueError(
-            f"{arch} has no layer {bad[0]!r}; layers are named like relu4_2 (see `artforge weights list`)"
-        )
+        raise ValueError(f"{arch} has no layer {bad[0]!r}; layers are named like relu4_2 (see `artforge weights list`)")

@@ -15,6 +15,8 @@ from artforge.objectives import functional as L
 class ContentLoss(nn.Module):
     """L_c = ||F - P||^2 / ||P||^2 against fixed target features P."""
 
+    target: torch.Tensor
+
     def __init__(self, target: torch.Tensor) -> None:
         super().__init__()
         self.register_buffer("target", target.detach())
@@ -62,7 +64,7 @@ def gram_targets(
             for name, f in feats.items():
                 n, c, fh, fw = f.shape
                 flat = f.reshape(c, fh * fw)
-                sums[name] = sums.get(name, 0) + flat @ flat.T  # type: ignore[operator]
+                sums[name] = sums[name] + flat @ flat.T if name in sums else flat @ flat.T
                 counts[name] = counts.get(name, 0) + fh * fw
     return {name: (sums[name] / counts[name]).unsqueeze(0) for name in layers}
 
@@ -101,7 +103,10 @@ class GatysLoss(nn.Module):
             self._layer_masks = [
                 None
                 if m is None
-                else {k: F.interpolate(m, size=f.shape[-2:], mode="bilinear", align_corners=False) for k, f in feats.items()}
+                else {
+                    k: F.interpolate(m, size=f.shape[-2:], mode="bilinear", align_corners=False)
+                    for k, f in feats.items()
+                }
                 for m in self.masks
             ]
         return self._layer_masks

@@ -1,0 +1,361 @@
+"""Time for coarse-to-fine (pyramid) L-BFGS to reach the loss that single-scale L-BFGS reaches.
+
+Measured:
+
+1. single-scale: ``StylizeConfig(scales=1)`` at ``--size`` (default 512 px) for ``--iterations``
+   (default 500) L-BFGS iterations. Its *final objective* L* is the total loss
+   ``content_weight*L_c + style_weight*L_s + tv_weight*L_tv`` seen by the last iteration.
+2. pyramid: the default schedule (``scales`` auto, coarsest level ``--min-scale`` = 128 px,
+   ``--pyramid-iterations`` = StylizeConfig's 100 at the final level, 2x per coarser level),
+   driven level by level exactly like ``artforge.engines.pyramid.stylize_tensor`` (same targets,
+   bicubic upsampling between levels, one continuous L-BFGS run per level). The final level
+   (full size, untiled, the very same objective as the single-scale run) keeps iterating past its
+   configured count until its objective <= L*, or ``--cap-factor`` x the single-scale iterations.
+
+Wall time counts from the start of each run and includes building every level's targets (style
+Grams, content features). The objective of an iteration is the ``total`` that ``optimize`` hands to
+``on_step``: the loss evaluated during that iteration, i.e. at the iterate before its update. Both
+runs are measured the same way, at full resolution; coarse-level losses are recorded but never
+compared. The encoder is warmed up at every level size before either run.
+
+Target: pyramid time to reach L* <= 1/3 of the single-scale time.
+
+Full run (~30 min on 2 cores):  python benchmarks/coarse_to_fine.py --json coarse_to_fine.json
+Quick check (seconds):          python benchmarks/coarse_to_fine.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from PIL import Image
+from torch.nn import functional as F
+
+from _common import (
+    CONTENT_PHOTOS,
+    STYLE_PAINTINGS,
+    content_image,
+    level_loss,
+    machine_info,
+    print_header,
+    style_image,
+    table,
+)
+from artforge.api import encoder_for
+from artforge.config import StylizeConfig
+from artforge.data.images import resize_long
+from artforge.engines import tiling
+from artforge.engines.optimize import optimize
+from artforge.engines.pyramid import schedule, stylize_tensor
+from artforge.nn.encoders import VGGEncoder
+
+TARGET = 1 / 3
+
+
+class _Reached(Exception):
+    """Raised from on_step to stop the final level once the threshold is met."""
+
+
+@dataclass
+class Run:
+    """One run's loss-vs-time curve: one entry per optimiser iteration, all levels in order."""
+
+    name: str
+    elapsed_s: list[float] = field(default_factory=list)  # since the start of the run
+    total: list[float] = field(default_factory=list)  # objective evaluated in that iteration
+    level_side: list[int] = field(default_factory=list)  # long side of the level, px
+    level_iteration: list[int] = field(default_factory=list)  # 1-based, within its level
+    level_end_s: dict[int, float] = field(default_factory=dict)  # long side -> elapsed at level end
+    targets_s: float = 0.0  # time spent building targets (included in elapsed_s)
+
+    def record(self, t0: float, side: int, i: int, total: float) -> None:
+        self.elapsed_s.append(time.perf_counter() - t0)
+        self.total.append(total)
+        self.level_side.append(side)
+        self.level_iteration.append(i)
+
+
+def run_single(
+    encoder: VGGEncoder, content: Image.Image, style: Image.Image, cfg: StylizeConfig, iterations: int
+) -> Run:
+    run = Run("single-scale")
+    t0 = time.perf_counter()
+    loss_fn, x0 = level_loss(encoder, content, style, cfg.size, cfg)
+    run.targets_s = time.perf_counter() - t0
+    side = max(x0.shape[-2:])
+
+    def on_step(parts: dict[str, torch.Tensor], _x: torch.Tensor) -> None:
+        run.record(t0, side, len(run.total) + 1, float(parts["total"]))
+
+    optimize(loss_fn, x0, iterations, cfg.optimizer, cfg.learning_rate, on_step)
+    run.level_end_s[side] = time.perf_counter() - t0
+    return run
+
+
+@dataclass
+class PyramidResult:
+    run: Run
+    reached_s: float | None  # elapsed when the final level's objective first was <= threshold
+    reached_iteration: int | None  # final-level iteration (1-based) at which that happened
+    reached_total: float | None  # the objective then
+    configured_s: float | None  # elapsed after the configured final-level iterations
+    configured_total: float | None  # objective at that iteration
+    configured_x: torch.Tensor | None  # iterate after the configured iterations (for --verify-driver)
+
+
+def run_pyramid(
+    encoder: VGGEncoder,
+    content: Image.Image,
+    style: Image.Image,
+    cfg: StylizeConfig,
+    threshold: float,
+    cap: int,
+    min_final: int,
+    time_cap: float,
+) -> PyramidResult:
+    """Mirror of stylize_tensor (one style, no masks, content init, untiled levels) whose final
+    level runs until its objective <= ``threshold``, ``cap`` iterations or ``time_cap`` seconds since
+    the start (0: no limit), but at least ``min_final`` iterations."""
+    run = Run("pyramid")
+    levels = schedule(cfg.size, cfg.iterations, cfg.scales, cfg.min_scale)
+    res = PyramidResult(run, None, None, None, None, None, None)
+    t0 = time.perf_counter()
+    x: torch.Tensor | None = None
+    for k, lv in enumerate(levels):
+        final = k == len(levels) - 1
+        t_lv = time.perf_counter()
+        loss_fn, c_opt = level_loss(encoder, content, style, lv.long_side, cfg)
+        run.targets_s += time.perf_counter() - t_lv
+        if x is None:
+            x = c_opt.clone()
+        else:
+            x = F.interpolate(x, size=c_opt.shape[-2:], mode="bicubic", align_corners=False).clamp(0, 1)
+        i = 0
+
+        def on_step(
+            parts: dict[str, torch.Tensor], xi: torch.Tensor, side: int = lv.long_side, final: bool = final
+        ) -> None:
+            nonlocal i
+            i += 1
+            total = float(parts["total"])
+            run.record(t0, side, i, total)
+            if not final:
+                return
+            if res.reached_s is None and total <= threshold:
+                res.reached_s, res.reached_iteration, res.reached_total = run.elapsed_s[-1], i, total
+            if i == levels[-1].iterations:
+                res.configured_s, res.configured_total = run.elapsed_s[-1], total
+                res.configured_x = xi.detach().clone().clamp(0, 1)
+            out_of_time = 0 < time_cap < run.elapsed_s[-1]
+            if (res.reached_s is not None or out_of_time) and i >= min_final:
+                raise _Reached
+
+        n = max(lv.iterations, cap) if final else lv.iterations
+        try:
+            x = optimize(loss_fn, x, n, cfg.optimizer, cfg.learning_rate, on_step)
+        except _Reached:
+            pass
+        run.level_end_s[lv.long_side] = time.perf_counter() - t0
+    return res
+
+
+def warm_up(encoder: VGGEncoder, content: Image.Image, sides: list[int], layers: list[str]) -> None:
+    """One forward+backward at every level size, so no run pays first-call costs for a shape."""
+    for side in sides:
+        w, h = resize_long(content, side).size
+        x = torch.rand(1, 3, h, w, requires_grad=True)
+        feats = encoder(x, layers)
+        sum((f.mean() for f in feats.values()), torch.zeros(())).backward()
+
+
+def fmt_s(t: float | None) -> str:
+    return "-" if t is None else f"{t:.1f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    d = StylizeConfig()
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--size", type=int, default=d.size, help=f"output long side, px (default {d.size})")
+    p.add_argument("--iterations", type=int, default=500, help="single-scale L-BFGS iterations (default 500)")
+    p.add_argument(
+        "--pyramid-iterations", type=int, default=d.iterations,
+        help=f"pyramid iterations at the final level, 2x per coarser level (default {d.iterations})",
+    )  # fmt: skip
+    p.add_argument("--scales", type=int, default=d.scales, help="pyramid levels (default auto)")
+    p.add_argument("--min-scale", type=int, default=d.min_scale, help=f"coarsest long side (default {d.min_scale})")
+    p.add_argument(
+        "--cap-factor", type=float, default=3.0,
+        help="stop the pyramid's final level after this many x --iterations at the latest (default 3)",
+    )  # fmt: skip
+    p.add_argument(
+        "--time-cap-factor", type=float, default=1.0,
+        help="...or once the pyramid has run this many x the single-scale time (0: off; default 1,\n"
+        "beyond which the ratio is > 1 and the target certainly missed)",
+    )  # fmt: skip
+    p.add_argument("--content", default="astronaut", help=f"skimage photo ({', '.join(CONTENT_PHOTOS)}) or path")
+    p.add_argument("--style", default="mountains", help=f"bundled painting ({', '.join(STYLE_PAINTINGS)}) or path")
+    p.add_argument("--content-weight", type=float, default=d.content_weight)
+    p.add_argument("--style-weight", type=float, default=d.style_weight)
+    p.add_argument("--tv-weight", type=float, default=d.tv_weight)
+    p.add_argument("--optimizer", choices=["lbfgs", "adam"], default=d.optimizer)
+    p.add_argument("--learning-rate", type=float, default=d.learning_rate)
+    p.add_argument("--weights", default=d.weights)
+    p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (default: torch's choice)")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--json", type=Path, help="write both loss-vs-time curves and the summary here")
+    p.add_argument(
+        "--verify-driver", action="store_true",
+        help="also run artforge's stylize_tensor with the pyramid config and check that this script's\n"
+        "driver reproduces its output after the configured iterations (costs one more pyramid run)",
+    )  # fmt: skip
+    p.add_argument(
+        "--quick", action="store_true", help="128 px, levels 32/64/128, few iterations; implies --verify-driver"
+    )
+    args = p.parse_args(argv)
+    if args.quick:
+        args.size, args.iterations, args.pyramid_iterations, args.min_scale = 128, 20, 4, 32
+        args.verify_driver = True
+
+    torch.manual_seed(args.seed)
+    print_header("artforge benchmark: coarse-to-fine vs single-scale time to equal loss", machine_info(args.threads))
+
+    base = StylizeConfig(
+        size=args.size, content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
+        optimizer=args.optimizer, learning_rate=args.learning_rate, weights=args.weights, seed=args.seed, device="cpu",
+    )  # fmt: skip
+    single_cfg = dataclasses.replace(base, iterations=args.iterations, scales=1)
+    pyr_cfg = dataclasses.replace(
+        base, iterations=args.pyramid_iterations, scales=args.scales, min_scale=args.min_scale
+    )
+    for c in (single_cfg, pyr_cfg):
+        c.validate()
+    if args.size > pyr_cfg.tile_size:
+        p.error(f"--size {args.size} > tile size {pyr_cfg.tile_size}: a tiled final level has no single objective")
+
+    content, style = content_image(args.content), style_image(args.style)
+    encoder = encoder_for(args.weights, pyr_cfg.pooling, "cpu")
+    levels = schedule(pyr_cfg.size, pyr_cfg.iterations, pyr_cfg.scales, pyr_cfg.min_scale)
+    cap = max(levels[-1].iterations, math.ceil(args.cap_factor * args.iterations))
+    w, h = resize_long(content, args.size).size
+
+    print(f"content    : {args.content} -> {w}x{h} px    style: {args.style} (style_scale {pyr_cfg.style_scale})")
+    print(
+        f"objective  : {args.content_weight:g}*content + {args.style_weight:g}*style + {args.tv_weight:g}*tv"
+        f"   content layers {pyr_cfg.content_layers}, style layers {pyr_cfg.style_layers}"
+    )
+    print(f"optimizer  : {args.optimizer} (lr {args.learning_rate or 'default'}), weights {args.weights}")
+    print(f"single     : 1 level, {w}x{h}, {args.iterations} iterations")
+    print(f"pyramid    : schedule(size={args.size}, iterations={args.pyramid_iterations}, scales={args.scales}, "
+          f"min_scale={args.min_scale}); final level stops at {cap} iterations"
+          f"{f' or {args.time_cap_factor:g} x single-scale time' if args.time_cap_factor else ''}")  # fmt: skip
+    rows = []
+    for k, lv in enumerate(levels):
+        lw, lh = resize_long(content, lv.long_side).size
+        n_tiles = len(tiling.windows(lh, lw, pyr_cfg.tile_size, pyr_cfg.tile_overlap))
+        rows.append([k, lv.long_side, f"{lw}x{lh}", lv.iterations, n_tiles, f"{lw * lh * lv.iterations / (w * h):.1f}"])
+    print(table(["level", "long side", "WxH", "iterations", "tiles", "cost (full-size iters)"], rows))
+    print(flush=True)
+
+    layers = sorted(set(pyr_cfg.content_layers) | set(pyr_cfg.style_layers))
+    warm_up(encoder, content, sorted({lv.long_side for lv in levels} | {args.size}), layers)
+
+    print(f"running single-scale ({args.iterations} iterations) ...", flush=True)
+    single = run_single(encoder, content, style, single_cfg, args.iterations)
+    single_s = single.level_end_s[max(single.level_end_s)]
+    threshold = single.total[-1]
+    print(f"  done in {single_s:.1f} s; final objective {threshold:.6g}", flush=True)
+
+    print(f"running pyramid until objective <= {threshold:.6g} at full size ...", flush=True)
+    min_final = levels[-1].iterations if args.verify_driver else 0
+    pyr = run_pyramid(encoder, content, style, pyr_cfg, threshold, cap, min_final, args.time_cap_factor * single_s)
+    print(flush=True)
+
+    print("pyramid levels (losses at coarse levels are at their own resolution, not comparable):")
+    rows = []
+    for lv in levels:
+        idx = [j for j, s in enumerate(pyr.run.level_side) if s == lv.long_side]
+        last = pyr.run.total[idx[-1]] if idx else float("nan")
+        rows.append([lv.long_side, lv.iterations, len(idx), f"{pyr.run.level_end_s[lv.long_side]:.1f}", f"{last:.6g}"])
+    print(table(["long side", "configured iters", "iters run", "elapsed at end s", "last objective"], rows))
+    print()
+
+    single_min = min(single.total)
+    rows = [
+        ["single-scale", f"{args.iterations}", f"{single_s:.1f}", f"{threshold:.6g}", f"{single.targets_s:.1f}"],
+        [
+            f"pyramid, as configured ({levels[-1].iterations} final iters)",
+            str(levels[-1].iterations) if pyr.configured_s is not None else "-",
+            fmt_s(pyr.configured_s),
+            "-" if pyr.configured_total is None else f"{pyr.configured_total:.6g}",
+            "",
+        ],
+        [
+            "pyramid, to reach single-scale final objective",
+            "-" if pyr.reached_iteration is None else str(pyr.reached_iteration),
+            fmt_s(pyr.reached_s),
+            "-" if pyr.reached_total is None else f"{pyr.reached_total:.6g}",
+            f"{pyr.run.targets_s:.1f}",
+        ],
+    ]
+    print(table(["run", "final-level iters", "wall s", "objective", "targets s (incl.)"], rows))
+    print(f"(single-scale minimum objective over its {args.iterations} iterations: {single_min:.6g})")
+    print()
+
+    verified: bool | None = None
+    if args.verify_driver:
+        print("verifying the driver against artforge.engines.pyramid.stylize_tensor ...", flush=True)
+        ref = stylize_tensor(encoder, content, [style], pyr_cfg, progress=False)
+        assert pyr.configured_x is not None
+        diff = float((ref - pyr.configured_x).abs().max())
+        verified = diff <= 1e-5
+        print(f"  max |stylize_tensor - driver| = {diff:.3g} : {'OK' if verified else 'MISMATCH'}")
+        print()
+
+    note = "  (--quick: tiny sizes, not meaningful)" if args.quick else ""
+    ratio: float | None = None
+    if pyr.reached_s is None:
+        final_iters = pyr.run.level_side.count(levels[-1].long_side)
+        print(
+            f"RESULT: pyramid did not reach {threshold:.6g} in {final_iters} final-level iterations "
+            f"({pyr.run.elapsed_s[-1]:.1f} s = {pyr.run.elapsed_s[-1] / single_s:.2f} x single-scale) : FAIL{note}"
+        )
+    else:
+        ratio = pyr.reached_s / single_s
+        verdict = "PASS" if ratio <= TARGET else "FAIL"
+        print(
+            f"RESULT: pyramid {pyr.reached_s:.1f} s (final-level iteration {pyr.reached_iteration}) / single-scale "
+            f"{single_s:.1f} s = {ratio:.3f} ; target <= {TARGET:.3f} : {verdict}{note}"
+        )
+
+    if args.json:
+        summary = {
+            "command": sys.argv,
+            "machine": dict(machine_info()),
+            "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+            "schedule": [asdict(lv) for lv in levels],
+            "threshold": threshold,
+            "single_s": single_s,
+            "pyramid_reached_s": pyr.reached_s,
+            "pyramid_reached_final_iteration": pyr.reached_iteration,
+            "pyramid_configured_s": pyr.configured_s,
+            "pyramid_configured_total": pyr.configured_total,
+            "ratio": ratio,
+            "target": TARGET,
+            "driver_verified": verified,
+        }
+        curves = {r.name: asdict(r) for r in (single, pyr.run)}
+        args.json.write_text(json.dumps({"summary": summary, "curves": curves}, indent=1))
+        print(f"curves written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
