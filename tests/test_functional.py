@@ -99,3 +99,19 @@ def test_gram_targets_tiled_equals_untiled(tiny_vgg: torch.nn.Module) -> None:
     for name in layers:
         rel = (whole[name] - tiled[name]).norm() / whole[name].norm()
         assert float(rel) < 0.08, name
+
+
+def test_gram_custom_backward_matches_numerical_gradient() -> None:
+    torch.manual_seed(5)
+    f = torch.randn(2, 4, 5, 3, dtype=torch.double, requires_grad=True)
+    m = torch.rand(2, 1, 5, 3, dtype=torch.double)
+    assert torch.autograd.gradcheck(lambda t: L.gram(t), (f,))
+    assert torch.autograd.gradcheck(lambda t: L.gram(t, m), (f,))
+    nhwc = f.detach().contiguous(memory_format=torch.channels_last).requires_grad_()
+    assert torch.autograd.gradcheck(lambda t: L.gram(t), (nhwc,))
+
+
+def test_encoder_conv_outputs_survive_in_place_relu(tiny_vgg: torch.nn.Module) -> None:
+    out = tiny_vgg(torch.rand(1, 3, 32, 32), ["conv1_1", "relu1_1"])
+    assert (out["conv1_1"] < 0).any()  # not clobbered by the in-place ReLU
+    assert torch.equal(out["relu1_1"], out["conv1_1"].clamp_min(0))
