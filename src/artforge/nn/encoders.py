@@ -86,7 +86,7 @@ class VGGEncoder(nn.Module):
                 self.convs[f"conv{b}_{i}"] = nn.Conv2d(c_in, c, 3, padding=1)
                 c_in = c
         self.requires_grad_(False)
-        self.to(memory_format=torch.channels_last)  # oneDNN/cuDNN convolutions run faster in NHWC
+        self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # oneDNN/cuDNN convolutions run faster in NHWC
 
     def preprocess(self, image: torch.Tensor) -> torch.Tensor:
         x = image.index_select(1, self.order) * self.preprocessing.scale

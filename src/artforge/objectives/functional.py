@@ -44,9 +44,9 @@ def gram(features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tens
     n, c, h, w = features.shape
     f = features.reshape(n, c, h * w)  # a view for NCHW and channels-last alike
     if mask is None:
-        return _OuterProduct.apply(f) / (h * w)  # type: ignore[no-any-return]
+        return _OuterProduct.apply(f) / (h * w)  # type: ignore[no-untyped-call, no-any-return]
     m = mask.reshape(n, 1, h * w)
-    outer: torch.Tensor = _OuterProduct.apply(f * m)
+    outer: torch.Tensor = _OuterProduct.apply(f * m)  # type: ignore[no-untyped-call]
     return outer / (m.square().sum(-1, keepdim=True) + EPS)
 
 
