@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 
 import torch
 from PIL import Image
 
-from artforge.config import StylizeConfig
+from artforge.config import StylizeConfig, TrainConfig
 from artforge.data import color, images, samples
 from artforge.engines.pyramid import stylize_tensor
 from artforge.errors import ArtforgeError
@@ -150,3 +151,74 @@ def stylize_to_file(
         images.save(images.to_image(x), partial, params)
         raise ArtforgeError(f"interrupted; the image so far is in {partial}") from None
     return images.save(img, out, params)
+
+
+def train(
+    config: TrainConfig | None = None,
+    *,
+    out: str | os.PathLike[str] = "runs",
+    resume: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    **overrides: object,
+) -> Path:
+    """Train a generative model; returns the last checkpoint. ``resume`` continues a run dir
+    exactly where its newest checkpoint left off (``overrides`` may then change only kimg/snap/tick/keep)."""
+    from artforge import checkpoint as ckpt
+    from artforge import training
+    from artforge.engines.loop import fit
+    from artforge.engines.run import init_processes
+
+    if resume is not None:
+        run = Path(resume)
+        stored = training.load_run_config(run).to_dict()
+        allowed = {"kimg", "snap_kimg", "tick_kimg", "keep", "device"}
+        bad = sorted(set(overrides) - allowed)
+        if bad:
+            raise ArtforgeError(
+                f"--resume keeps the run's settings; only {', '.join(sorted(allowed))} may change, not {bad[0]}"
+            )
+        cfg = TrainConfig.from_dict({**stored, **overrides})
+    else:
+        cfg = TrainConfig.from_dict({**(config or TrainConfig()).to_dict(), **overrides})
+    cfg.validate()
+    procs = init_processes(cfg.device)
+    ds, images, labels = training.open_data(cfg)
+    if cfg.batch % (procs.world * cfg.accumulate):
+        raise ArtforgeError(
+            f"--batch {cfg.batch} must divide by processes x --accumulate ({procs.world} x {cfg.accumulate})"
+        )
+    trainer = training.build_trainer(cfg, procs, ds, images, labels)
+    if resume is not None:
+        last = ckpt.latest(run)
+        tensors, meta = ckpt.load(last)
+        if meta.get("model") != cfg.model:
+            raise ArtforgeError(f"{last}: a {meta.get('model')} checkpoint, but the run is {cfg.model}")
+        trainer.restore(tensors, meta, last)
+        if procs.main and overrides:
+            ckpt.atomic_write_text(run / "config.json", json.dumps(cfg.to_dict(), indent=2, sort_keys=True))
+    else:
+        run = training.new_run(out, cfg, procs)
+    if procs.main:
+        print(
+            f"run: {run}  ({len(images)} images, {ds.resolution} px, {cfg.model}, {procs.world} process(es) on {procs.device})"
+        )
+    shapes = {
+        "resolution": ds.resolution,
+        "channels": ds.channels,
+        "num_classes": ds.num_classes if cfg.conditional else 0,
+    }
+    return fit(trainer, run, cfg, procs, progress, meta={"shapes": shapes})
+
+
+def sample(run: str | os.PathLike[str], **options: Any) -> list[Path]:
+    """Images from a trained run (see ``artforge sample --help`` for the options); returns the files written."""
+    from artforge.sampling import run_sampling
+
+    return run_sampling(run, **options)
+
+
+def evaluate(run: str | os.PathLike[str], **options: Any) -> dict[str, Any]:
+    """Likelihood metrics of a trained VAE run: test_elbo_nats, iwae_nll_nats, bits_per_dim."""
+    from artforge.evaluation import evaluate_run
+
+    return evaluate_run(run, **options)

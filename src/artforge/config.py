@@ -132,3 +132,66 @@ class StylizeConfig(Config):
         for ok, message in checks:
             if not ok:
                 raise ArtforgeError(message)
+
+
+@dataclass
+class TrainConfig(Config):
+    """Everything that determines a generative training run; saved as RUN/config.json."""
+
+    model: str = "dcgan"  # gan | dcgan | vae (see artforge.registry)
+    data: str = "fashion-mnist"  # folder, .zip, fashion-mnist, mnist, cifar10[:PATH]
+    resolution: int | None = None  # None = the data set's native size (folders: 64)
+    channels: int | None = None  # None = the data set's own
+    mirror: bool = False  # add x-flipped copies of every image
+    conditional: bool = False  # class-conditional model from the data set's labels
+    max_images: int | None = None
+    z_dim: int | None = None  # None = 100 for GANs, 32 for the VAE
+    width: int | None = None  # channel (or unit) width; None = the model's default
+    loss: str = "bce"  # bce (non-saturating) | hinge | wgan-gp
+    spectral_norm: bool = False
+    gp_weight: float = 10.0  # lambda of the WGAN-GP gradient penalty
+    beta: float = 1.0  # VAE KL weight (beta-VAE)
+    likelihood: str | None = None  # VAE: None = bernoulli for grey, logistic for colour
+    batch: int = 64  # global batch, over all processes
+    accumulate: int = 1  # micro-batches per step (gradient accumulation)
+    lr: float | None = None  # Adam; None = 2e-4 for GANs (Radford et al. 2016), 1e-3 for the VAE
+    betas: list[float] | None = None  # None = (0.5, 0.999) for GANs, (0.9, 0.999) for the VAE
+    ema_kimg: float = 1.0  # half-life of the generator EMA, in thousands of images (0 = off)
+    kimg: float = 10.0  # length of training, thousands of real images shown
+    snap_kimg: float = 2.0  # checkpoint + sample grid interval
+    tick_kimg: float = 0.5  # logging interval
+    keep: int = 3  # checkpoints kept (the newest)
+    seed: int = 0
+    device: str = "auto"
+    amp: str = "auto"  # auto (bf16/fp16 on CUDA, off on CPU) | none | bf16 | fp16
+    channels_last: bool = True
+
+    def validate(self) -> None:
+        from artforge.registry import MODELS
+
+        checks: list[tuple[bool, str]] = [
+            (self.model in MODELS, f"--model: one of {', '.join(MODELS)}"),
+            (self.loss in ("bce", "hinge", "wgan-gp"), "--loss: bce, hinge or wgan-gp"),
+            (self.batch >= 1 and self.accumulate >= 1, "--batch and --accumulate must be >= 1"),
+            (self.batch % self.accumulate == 0, "--batch must be divisible by --accumulate"),
+            (self.kimg > 0 and self.snap_kimg > 0 and self.tick_kimg > 0, "--kimg, --snap and --tick must be > 0"),
+            (self.lr is None or self.lr > 0, "--lr must be > 0"),
+            (self.betas is None or len(self.betas) == 2, "--betas takes two numbers"),
+            (self.amp in ("auto", "none", "bf16", "fp16"), "--amp: auto, none, bf16 or fp16"),
+            (
+                self.likelihood in (None, "bernoulli", "gaussian", "logistic"),
+                "--likelihood: bernoulli, gaussian or logistic",
+            ),
+            (self.resolution is None or self.resolution in (28, 32, 64, 128), "--resolution: 28, 32, 64 or 128"),
+            (self.keep >= 1, "--keep must be >= 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ArtforgeError(message)
+
+    def adam(self) -> tuple[float, tuple[float, float]]:
+        """Learning rate and betas, with the model family's defaults filled in."""
+        vae = self.model == "vae"
+        lr = self.lr if self.lr is not None else (1e-3 if vae else 2e-4)
+        b = self.betas if self.betas is not None else ([0.9, 0.999] if vae else [0.5, 0.999])
+        return lr, (b[0], b[1])

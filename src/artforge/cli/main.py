@@ -10,13 +10,16 @@ from artforge.errors import ArtforgeError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from artforge.cli import demo, stylize, weights
+    from artforge.cli import demo, evaluate, sample, stylize, train, weights
 
     parser = argparse.ArgumentParser(prog="artforge", description="Neural style transfer and generative image models.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     stylize.add_parser(sub)
     weights.add_parser(sub)
     demo.add_parser(sub)
+    train.add_parser(sub)
+    sample.add_parser(sub)
+    evaluate.add_parser(sub)
     return parser
 
 

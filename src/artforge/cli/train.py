@@ -1,0 +1,68 @@
+"""``artforge train``: GAN / DCGAN / VAE on a folder, a zip or a standard data set; ``--resume RUN``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+S = argparse.SUPPRESS
+
+
+def add_parser(sub: Any) -> None:
+    from artforge.registry import MODELS
+
+    p = sub.add_parser(
+        "train", help="train a generative model (gan, dcgan, vae)",
+        description="Train a generative model. Writes OUT/NNNNN-<model>-<data>/ with config.json, stats.jsonl, "
+        "TensorBoard events, sample grids and checkpoints. Ctrl-C saves a checkpoint; --resume RUN continues exactly.",
+    )  # fmt: skip
+    p.add_argument("--model", choices=list(MODELS), default=S, help="(dcgan)")
+    p.add_argument("--data", default=S, help="image folder, .zip, fashion-mnist, mnist, cifar10[:PATH] (fashion-mnist)")
+    p.add_argument("--out", default="runs", help="parent directory of numbered run dirs (runs)")
+    p.add_argument("--resume", metavar="RUN", help="continue a run dir from its newest checkpoint")
+    g = p.add_argument_group("data")
+    g.add_argument("--resolution", type=int, default=S, help="28, 32, 64 or 128 (native size)")
+    g.add_argument("--channels", type=int, choices=[1, 3], default=S)
+    g.add_argument("--mirror", action="store_true", default=S, help="add x-flipped copies")
+    g.add_argument("--conditional", action="store_true", default=S, help="class-conditional, from the labels")
+    g.add_argument("--max-images", type=int, default=S)
+    g = p.add_argument_group("model")
+    g.add_argument("--z-dim", type=int, default=S)
+    g.add_argument("--width", type=int, default=S, help="channel width (model default)")
+    g.add_argument("--loss", choices=["bce", "hinge", "wgan-gp"], default=S, help="(bce, non-saturating)")
+    g.add_argument("--spectral-norm", action="store_true", default=S)
+    g.add_argument("--gp-weight", type=float, default=S, help="WGAN-GP lambda (10)")
+    g.add_argument("--beta", type=float, default=S, help="VAE KL weight (1)")
+    g.add_argument("--likelihood", choices=["bernoulli", "gaussian", "logistic"], default=S)
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--kimg", type=float, default=S, help="thousands of images to train for (10)")
+    g.add_argument("--batch", type=int, default=S, help="global batch (64)")
+    g.add_argument("--accumulate", type=int, default=S, help="micro-batches per step (1)")
+    g.add_argument("--lr", type=float, default=S, help="Adam learning rate (2e-4 GAN, 1e-3 VAE)")
+    g.add_argument("--betas", type=float, nargs=2, default=S, help="Adam betas (0.5 0.999 GAN, 0.9 0.999 VAE)")
+    g.add_argument("--ema-kimg", type=float, default=S, help="generator EMA half-life in kimg (1; 0 = off)")
+    g.add_argument("--seed", type=int, default=S)
+    g.add_argument("--device", default=S, help="auto, cpu, cuda (auto)")
+    g.add_argument("--amp", choices=["auto", "none", "bf16", "fp16"], default=S)
+    g = p.add_argument_group("output")
+    g.add_argument("--snap", dest="snap_kimg", type=float, default=S, help="checkpoint + grid every K kimg (2)")
+    g.add_argument("--tick", dest="tick_kimg", type=float, default=S, help="log every K kimg (0.5)")
+    g.add_argument("--keep", type=int, default=S, help="checkpoints to keep (3)")
+    g.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from artforge import api
+    from artforge.config import TrainConfig
+    from artforge.engines.loop import TrainingInterrupted
+
+    fields = set(TrainConfig.__dataclass_fields__)
+    overrides = {k: v for k, v in vars(args).items() if k in fields}
+    try:
+        last = api.train(out=args.out, resume=args.resume, progress=not args.quiet, **overrides)
+    except TrainingInterrupted as e:
+        print(f"interrupted; saved {e.checkpoint}. Continue with: artforge train --resume {e.checkpoint.parent}")
+        return 130
+    print(f"done; newest checkpoint: {last}")
+    return 0

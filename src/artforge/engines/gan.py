@@ -1,0 +1,163 @@
+"""GAN training (Goodfellow et al. 2014: min_G max_D V(D, G)), with the DCGAN recipe of Radford
+et al. 2016 by default: alternating D and G Adam steps, EMA generator, exact resume, torchrun."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from artforge import checkpoint as ckpt
+from artforge.config import TrainConfig
+from artforge.engines.run import Batches, Processes, Stats, all_reduce_grads, ema_beta, ema_update
+from artforge.objectives.adversarial import d_loss, g_loss, gradient_penalty
+
+GRID = 64  # fixed-z samples in the snapshot grid
+
+
+def _amp(cfg: TrainConfig, device: torch.device) -> tuple[torch.dtype | None, bool]:
+    """(autocast dtype or None, whether a GradScaler is needed)."""
+    if device.type != "cuda" or cfg.amp == "none":
+        return None, False
+    if cfg.amp == "fp16" or (cfg.amp == "auto" and not torch.cuda.is_bf16_supported()):
+        return torch.float16, True
+    return torch.bfloat16, False
+
+
+class GANTrainer:
+    """Owns G, D, G_ema, their optimisers and every RNG; ``step()`` is one D and one G update."""
+
+    def __init__(
+        self, cfg: TrainConfig, g: nn.Module, d: nn.Module, data: torch.Tensor, labels: torch.Tensor | None,
+        z_dim: int, num_classes: int, procs: Processes,
+    ) -> None:  # fmt: skip
+        self.cfg, self.procs, self.z_dim, self.num_classes = cfg, procs, z_dim, num_classes
+        dev = procs.device
+        fmt = torch.channels_last if cfg.channels_last and data.dim() == 4 else torch.contiguous_format
+        self.g, self.d = g.to(dev, memory_format=fmt), d.to(dev, memory_format=fmt)  # type: ignore[call-overload]
+        self.g_ema = copy.deepcopy(self.g).eval().requires_grad_(False)
+        lr, betas = cfg.adam()
+        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=lr, betas=betas)
+        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=lr, betas=betas)
+        self.data, self.labels = data, labels  # uint8 [N, C, R, R] on CPU; int64 [N] or None
+        self.batches = Batches(len(data), cfg.batch, cfg.seed)
+        self.noise = torch.Generator().manual_seed(cfg.seed + 1)  # z, fake labels, GP mixing
+        self.step_index = 0
+        self.beta = ema_beta(cfg.batch, cfg.ema_kimg)
+        self.autocast, scaled = _amp(cfg, dev)
+        self.scaler_g = torch.amp.GradScaler("cuda", enabled=scaled)
+        self.scaler_d = torch.amp.GradScaler("cuda", enabled=scaled)
+        self.stats = Stats()
+        self.fmt = fmt
+        fixed = torch.Generator().manual_seed(cfg.seed + 2)
+        self.grid_z = torch.randn(GRID, z_dim, generator=fixed).to(dev)
+        self.grid_c = torch.arange(GRID).remainder(num_classes).to(dev) if num_classes else None
+
+    # ------------------------------------------------------------ one step
+
+    def _ctx(self) -> contextlib.AbstractContextManager[Any]:
+        if self.autocast is None:
+            return contextlib.nullcontext()
+        return torch.autocast("cuda", dtype=self.autocast)
+
+    def _local(self, t: torch.Tensor) -> torch.Tensor:
+        """This process's slice of a global-batch tensor."""
+        per = self.cfg.batch // self.procs.world
+        return t[self.procs.rank * per : (self.procs.rank + 1) * per]
+
+    def _real(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        dev = self.procs.device
+        x = self.data[idx].to(dev, non_blocking=True).float().div_(127.5).sub_(1)  # [B, C, R, R] in [-1, 1]
+        x = x.contiguous(memory_format=self.fmt)
+        c = self.labels[idx].to(dev) if self.labels is not None else None
+        return x, c
+
+    def step(self) -> None:
+        cfg, dev, b = self.cfg, self.procs.device, self.cfg.batch
+        real, c_real = self._real(self._local(self.batches.indices(self.step_index)))
+        z_d = self._local(torch.randn(b, self.z_dim, generator=self.noise)).to(dev)
+        z_g = self._local(torch.randn(b, self.z_dim, generator=self.noise)).to(dev)
+        if self.num_classes:
+            c_d = self._local(torch.randint(self.num_classes, (b,), generator=self.noise)).to(dev)
+            c_g = self._local(torch.randint(self.num_classes, (b,), generator=self.noise)).to(dev)
+        else:
+            c_d = c_g = None
+        eps = self._local(torch.rand(b, 1, 1, 1, generator=self.noise)).to(dev) if cfg.loss == "wgan-gp" else None
+        m = cfg.accumulate
+        split = lambda t: [None] * m if t is None else list(t.chunk(m))  # noqa: E731
+
+        # Discriminator: maximise V(D, G) (minimise d_loss).
+        self.opt_d.zero_grad(set_to_none=True)
+        for x, cr, zd, cd, e in zip(split(real), split(c_real), split(z_d), split(c_d), split(eps), strict=True):
+            with torch.no_grad(), self._ctx():
+                fake = self.g(zd, cd)
+            with self._ctx():
+                real_logits, fake_logits = self.d(x, cr), self.d(fake.detach(), cd)
+                loss = d_loss(cfg.loss, real_logits.float(), fake_logits.float())
+                if e is not None:
+                    loss = loss + cfg.gp_weight * gradient_penalty(self.d, x, fake.detach(), cd, e)
+            self.scaler_d.scale(loss / m).backward()
+            self.stats.add("loss/D", loss)
+            self.stats.add("D/real", real_logits.float().mean())
+            self.stats.add("D/fake", fake_logits.float().mean())
+        all_reduce_grads(self.d.parameters(), self.procs.world)
+        self.stats.add("grad_norm/D", _grad_norm(self.d))
+        self.scaler_d.step(self.opt_d)
+        self.scaler_d.update()
+
+        # Generator: non-saturating (bce) or -D(G(z)) (hinge, wgan-gp).
+        self.opt_g.zero_grad(set_to_none=True)
+        self.d.requires_grad_(False)
+        for zg, cg in zip(split(z_g), split(c_g), strict=True):
+            with self._ctx():
+                loss = g_loss(cfg.loss, self.d(self.g(zg, cg), cg).float())
+            self.scaler_g.scale(loss / m).backward()
+            self.stats.add("loss/G", loss)
+        self.d.requires_grad_(True)
+        all_reduce_grads(self.g.parameters(), self.procs.world)
+        self.stats.add("grad_norm/G", _grad_norm(self.g))
+        self.scaler_g.step(self.opt_g)
+        self.scaler_g.update()
+        ema_update(self.g_ema, self.g, self.beta)
+        self.step_index += 1
+
+    @torch.no_grad()
+    def samples(self) -> torch.Tensor:
+        """The fixed-z grid from G_ema, ``[GRID, C, R, R]`` in [0, 1]."""
+        return self.g_ema(self.grid_z, self.grid_c).float().add(1).div(2).clamp(0, 1).cpu()
+
+    # ------------------------------------------------------------ state
+
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        t: dict[str, torch.Tensor] = {}
+        for name, mod in (("G", self.g), ("D", self.d), ("G_ema", self.g_ema)):
+            t.update(ckpt.module_tensors(name, mod))
+        tg, groups_g = ckpt.optimizer_tensors("opt_G", self.opt_g)
+        td, groups_d = ckpt.optimizer_tensors("opt_D", self.opt_d)
+        t.update(tg | td | ckpt.rng_tensors({"noise": self.noise}))
+        meta = {
+            "step": self.step_index, "kimg": self.step_index * self.cfg.batch / 1000,
+            "groups": {"opt_G": groups_g, "opt_D": groups_d},
+            "scalers": {"G": self.scaler_g.state_dict(), "D": self.scaler_d.state_dict()},
+        }  # fmt: skip
+        return t, meta
+
+    def restore(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any], where: Path) -> None:
+        for name, mod in (("G", self.g), ("D", self.d), ("G_ema", self.g_ema)):
+            ckpt.load_module(name, mod, tensors, where)
+        ckpt.load_optimizer("opt_G", self.opt_g, tensors, meta["groups"]["opt_G"])
+        ckpt.load_optimizer("opt_D", self.opt_d, tensors, meta["groups"]["opt_D"])
+        ckpt.restore_rng(tensors, {"noise": self.noise})
+        if meta.get("scalers"):
+            self.scaler_g.load_state_dict(meta["scalers"]["G"])
+            self.scaler_d.load_state_dict(meta["scalers"]["D"])
+        self.step_index = int(meta["step"])
+
+
+def _grad_norm(module: nn.Module) -> torch.Tensor:
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]))

@@ -1,0 +1,52 @@
+"""Likelihood evaluation of a VAE on the test split: ELBO and the IWAE bound (Burda et al. 2016)."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from artforge.errors import ArtforgeError
+from artforge.registry import MODELS
+
+
+@torch.no_grad()
+def evaluate_run(
+    run: str | os.PathLike[str], k: int = 100, max_images: int | None = None, seed: int = 0, device: str = "auto",
+    batch: int = 100, progress: bool = True,
+) -> dict[str, Any]:  # fmt: skip
+    """Test-set ELBO and IWAE NLL (nats per image) and bits/dim; for GANs, only what needs no
+    feature network (FID/KID/IS arrive with artforge.metrics)."""
+    from artforge import checkpoint as ckpt
+    from artforge.api import resolve_device
+    from artforge.config import TrainConfig
+    from artforge.objectives.likelihood import bits_per_dim, elbo, iwae_nll
+    from artforge.training import model_from_checkpoint, open_data
+
+    dev = resolve_device(device)
+    path = ckpt.latest(run)
+    net, cfg, meta = model_from_checkpoint(path, dev)
+    if MODELS[cfg.model].kind != "vae":
+        raise ArtforgeError(f"{path}: a {cfg.model}; sample-quality metrics (FID, KID, IS) are not in artforge yet")
+    split = "test" if cfg.data.split(":")[0] in ("fashion-mnist", "mnist", "cifar10") else "train"
+    tcfg = TrainConfig.from_dict({**cfg.to_dict(), "mirror": False, "max_images": max_images})
+    ds, images, labels = open_data(tcfg, split=split)
+    torch.manual_seed(seed)
+    dims = images[0].numel()
+    sum_elbo = sum_nll = 0.0
+    for i in tqdm(range(0, len(images), batch), desc="eval", unit="batch", disable=not progress):
+        x = images[i : i + batch].to(dev).float() / 255
+        c = labels[i : i + batch].to(dev) if labels is not None else None
+        sum_elbo += float(elbo(net, x, c)[0].sum())  # type: ignore[arg-type]
+        sum_nll += float(iwae_nll(net, x, c, k=k).sum())  # type: ignore[arg-type]
+    n = len(images)
+    nll = sum_nll / n
+    return {
+        "checkpoint": str(path), "split": split, "images": n, "k": k, "likelihood": getattr(net, "likelihood", None),
+        "test_elbo_nats": sum_elbo / n, "iwae_nll_nats": nll,
+        "bits_per_dim": float(bits_per_dim(torch.tensor(nll), dims)),
+        "elbo_bits_per_dim": -sum_elbo / n / (dims * math.log(2)),
+    }  # fmt: skip

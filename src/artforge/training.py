@@ -1,0 +1,93 @@
+"""Building a run from a TrainConfig: data, models, trainer, run dir, resume. Used by api.train."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from artforge import checkpoint as ckpt
+from artforge.config import TrainConfig
+from artforge.engines.run import Processes
+from artforge.errors import ArtforgeError
+from artforge.registry import MODELS, Shapes, build_gan, build_vae
+
+
+def open_data(cfg: TrainConfig, split: str = "train") -> tuple[Any, torch.Tensor, torch.Tensor | None]:
+    """The data set, its uint8 images ``[N, C, R, R]`` and labels (None unless conditional)."""
+    from artforge.data.datasets import open_dataset
+
+    ds = open_dataset(
+        cfg.data, cfg.resolution, mirror=cfg.mirror if split == "train" else False, labels=cfg.conditional,
+        split=split, channels=cfg.channels, max_images=cfg.max_images,
+    )  # fmt: skip
+    if cfg.conditional and ds.num_classes == 0:
+        raise ArtforgeError(f"--conditional needs labels, and {cfg.data} has none (use class subfolders)")
+    images, labels = ds.tensors()
+    return ds, images, labels if cfg.conditional else None
+
+
+def build_trainer(
+    cfg: TrainConfig, procs: Processes, ds: Any, images: torch.Tensor, labels: torch.Tensor | None
+) -> Any:
+    """Models (seeded: identical on every process) and the family's trainer."""
+    torch.manual_seed(cfg.seed)
+    shapes = Shapes(ds.resolution, ds.channels, ds.num_classes if cfg.conditional else 0)
+    if MODELS[cfg.model].kind == "vae":
+        from artforge.engines.vae import VAETrainer
+
+        return VAETrainer(cfg, build_vae(cfg, shapes), images, labels, procs)
+    from artforge.engines.gan import GANTrainer
+
+    g, d = build_gan(cfg, shapes)
+    z_dim = cfg.z_dim or MODELS[cfg.model].default_z_dim
+    return GANTrainer(cfg, g, d, images, labels, z_dim, shapes.num_classes, procs)
+
+
+def load_run_config(run: Path) -> TrainConfig:
+    path = run / "config.json"
+    if not path.is_file():
+        raise ArtforgeError(f"{run}: not an artforge run directory (no config.json)")
+    return TrainConfig.from_dict(json.loads(path.read_text()))
+
+
+def describe(cfg: TrainConfig) -> str:
+    data = Path(cfg.data.split(":", 1)[-1]).stem if ("/" in cfg.data or "." in cfg.data) else cfg.data.split(":")[0]
+    return f"{cfg.model}-{data}" + (f"-{cfg.resolution}" if cfg.resolution else "")
+
+
+def model_from_checkpoint(
+    path: Path, device: torch.device | str = "cpu"
+) -> tuple[torch.nn.Module, TrainConfig, dict[str, Any]]:
+    """The sampling network of a checkpoint (G_ema for GANs, the VAE), its config and metadata."""
+    tensors, meta = ckpt.load(path)
+    if "config" not in meta:
+        raise ArtforgeError(f"{path}: holds no training config")
+    cfg = TrainConfig.from_dict(meta["config"])
+    shapes_meta = meta.get("shapes")
+    if not shapes_meta:
+        raise ArtforgeError(f"{path}: holds no data shapes")
+    shapes = Shapes(**shapes_meta)
+    torch.manual_seed(0)
+    if MODELS[cfg.model].kind == "vae":
+        net = build_vae(cfg, shapes)
+        ckpt.load_module("VAE", net, tensors, path)
+    else:
+        net, _ = build_gan(cfg, shapes)
+        ckpt.load_module("G_ema", net, tensors, path)
+    return net.to(device).eval(), cfg, meta
+
+
+def new_run(out: str | Path, cfg: TrainConfig, procs: Processes) -> Path:
+    """A numbered run dir made by process 0 (its path broadcast to the others), with config.json."""
+    path = [str(ckpt.next_run_dir(out, describe(cfg)))] if procs.main else [""]
+    if procs.world > 1:
+        import torch.distributed as dist
+
+        dist.broadcast_object_list(path, src=0)
+    run = Path(path[0])
+    if procs.main:
+        ckpt.atomic_write_text(run / "config.json", json.dumps(cfg.to_dict(), indent=2, sort_keys=True))
+    return run
