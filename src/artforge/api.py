@@ -197,10 +197,11 @@ def train(
         if procs.main and overrides:
             ckpt.atomic_write_text(run / "config.json", json.dumps(cfg.to_dict(), indent=2, sort_keys=True))
     else:
-        run = training.new_run(out, cfg, procs)
+        run = training.new_run(Path(out), cfg, procs)
     if procs.main:
         print(
-            f"run: {run}  ({len(images)} images, {ds.resolution} px, {cfg.model}, {procs.world} process(es) on {procs.device})"
+            f"run: {run}  ({len(images)} images, {ds.resolution} px, {cfg.model}, "
+            f"{procs.world} process(es) on {procs.device})"
         )
     shapes = {
         "resolution": ds.resolution,

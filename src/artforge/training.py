@@ -42,6 +42,9 @@ def build_trainer(
     from artforge.engines.gan import GANTrainer
 
     g, d = build_gan(cfg, shapes)
+    if procs.world > 1 and procs.device.type == "cuda":  # batch statistics over all GPUs (no CPU SyncBatchNorm)
+        g = torch.nn.SyncBatchNorm.convert_sync_batchnorm(g)
+        d = torch.nn.SyncBatchNorm.convert_sync_batchnorm(d)
     z_dim = cfg.z_dim or MODELS[cfg.model].default_z_dim
     return GANTrainer(cfg, g, d, images, labels, z_dim, shapes.num_classes, procs)
 

@@ -1,1 +1,2 @@
-"""Image read/write with the checks users need, and colour operations."""
+"""Image read/write with the checks users need, colour operations, sample images, data sets
+(folders, zips, idx, CIFAR-10) and image grids."""

@@ -81,8 +81,12 @@ class GANTrainer:
         real, c_real = self._real(self._local(self.batches.indices(self.step_index)))
         z_d = self._local(torch.randn(b, self.z_dim, generator=self.noise)).to(dev)
         z_g = self._local(torch.randn(b, self.z_dim, generator=self.noise)).to(dev)
+        c_d: torch.Tensor | None
+        c_g: torch.Tensor | None
         if self.num_classes:
             c_d = self._local(torch.randint(self.num_classes, (b,), generator=self.noise)).to(dev)
+            if cfg.loss == "wgan-gp":  # one label per real/fake interpolate in the gradient penalty
+                c_d = c_real
             c_g = self._local(torch.randint(self.num_classes, (b,), generator=self.noise)).to(dev)
         else:
             c_d = c_g = None
@@ -99,6 +103,7 @@ class GANTrainer:
                 real_logits, fake_logits = self.d(x, cr), self.d(fake.detach(), cd)
                 loss = d_loss(cfg.loss, real_logits.float(), fake_logits.float())
                 if e is not None:
+                    assert x is not None
                     loss = loss + cfg.gp_weight * gradient_penalty(self.d, x, fake.detach(), cd, e)
             self.scaler_d.scale(loss / m).backward()
             self.stats.add("loss/D", loss)
@@ -128,7 +133,8 @@ class GANTrainer:
     @torch.no_grad()
     def samples(self) -> torch.Tensor:
         """The fixed-z grid from G_ema, ``[GRID, C, R, R]`` in [0, 1]."""
-        return self.g_ema(self.grid_z, self.grid_c).float().add(1).div(2).clamp(0, 1).cpu()
+        out: torch.Tensor = self.g_ema(self.grid_z, self.grid_c).float().add(1).div(2).clamp(0, 1).cpu()
+        return out
 
     # ------------------------------------------------------------ state
 
@@ -160,4 +166,5 @@ class GANTrainer:
 
 def _grad_norm(module: nn.Module) -> torch.Tensor:
     grads = [p.grad for p in module.parameters() if p.grad is not None]
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]))
+    norm: torch.Tensor = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]))
+    return norm

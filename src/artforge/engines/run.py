@@ -91,7 +91,8 @@ def ema_beta(batch: int, ema_kimg: float) -> float:
 @torch.no_grad()
 def ema_update(ema: torch.nn.Module, model: torch.nn.Module, beta: float) -> None:
     """theta_ema <- beta * theta_ema + (1 - beta) * theta; buffers are copied."""
-    e_params, m_params = list(ema.parameters()), list(model.parameters())
+    e_params: list[torch.Tensor] = list(ema.parameters())
+    m_params: list[torch.Tensor] = list(model.parameters())
     torch._foreach_lerp_(e_params, m_params, 1.0 - beta)
     for eb, mb in zip(ema.buffers(), model.buffers(), strict=True):
         eb.copy_(mb)

@@ -30,7 +30,8 @@ class VAETrainer:
         self.batches = Batches(len(data), cfg.batch, cfg.seed)
         self.step_index = 0
         self.stats = Stats()
-        z_dim = int(getattr(model, "z_dim"))  # noqa: B009
+        z_dim = self.z_dim = int(getattr(model, "z_dim"))  # noqa: B009
+        self.noise = torch.Generator().manual_seed(cfg.seed + 1)  # eps of the global batch, sliced per process
         k = int(getattr(model, "num_classes", 0) or 0)
         fixed = torch.Generator().manual_seed(cfg.seed + 2)
         self.grid_z = torch.randn(GRID, z_dim, generator=fixed).to(procs.device)
@@ -44,10 +45,12 @@ class VAETrainer:
         idx = self._local(self.batches.indices(self.step_index))
         x = self.data[idx].to(self.procs.device).float().div_(255)  # [B, C, R, R] in [0, 1]
         c = self.labels[idx].to(self.procs.device) if self.labels is not None else None
+        eps = self._local(torch.randn(self.cfg.batch, self.z_dim, generator=self.noise)).to(self.procs.device)
         m = self.cfg.accumulate
         self.opt.zero_grad(set_to_none=True)
-        for xm, cm in zip(x.chunk(m), [None] * m if c is None else c.chunk(m), strict=True):
-            value, log_px, kl = elbo(self.model, xm, cm, beta=self.cfg.beta)  # type: ignore[arg-type]
+        chunks = zip(x.chunk(m), [None] * m if c is None else c.chunk(m), eps.chunk(m), strict=True)
+        for xm, cm, em in chunks:
+            value, log_px, kl = elbo(self.model, xm, cm, beta=self.cfg.beta, eps=em)  # type: ignore[arg-type]
             loss = -value.mean()
             (loss / m).backward()
             self.stats.add("loss/neg_elbo", loss)
@@ -67,11 +70,11 @@ class VAETrainer:
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         t = ckpt.module_tensors("VAE", self.model)
         to, groups = ckpt.optimizer_tensors("opt", self.opt)
-        t.update(to | ckpt.rng_tensors({}))
+        t.update(to | ckpt.rng_tensors({"noise": self.noise}))
         return t, {"step": self.step_index, "kimg": self.step_index * self.cfg.batch / 1000, "groups": {"opt": groups}}
 
     def restore(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any], where: Path) -> None:
         ckpt.load_module("VAE", self.model, tensors, where)
         ckpt.load_optimizer("opt", self.opt, tensors, meta["groups"]["opt"])
-        ckpt.restore_rng(tensors, {})
+        ckpt.restore_rng(tensors, {"noise": self.noise})
         self.step_index = int(meta["step"])
