@@ -227,3 +227,14 @@ def test_checkpoints_of_other_models_are_refused(tmp_path: Path) -> None:
     bogus.write_bytes(b"\x00" * 64)
     with pytest.raises(ArtforgeError, match="not a readable artforge checkpoint"):
         api.sample(bogus, n=1, grid=str(tmp_path / "x.png"))
+
+
+def test_sample_cli_writes_files(tmp_path: Path) -> None:
+    last = api.train(out=tmp_path / "r", progress=False, model="gan", kimg=0.032, snap_kimg=0.032, **TINY)
+    proc = cli(
+        "sample", str(last.parent), "--n", "3", "--outdir", str(tmp_path / "s"), "--grid", str(tmp_path / "g.png")
+    )
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["seed0-0000.png", "seed0-0001.png", "seed0-0002.png"]
+    assert "wrote" in out and Image.open(tmp_path / "g.png").size[0] > 28

@@ -223,3 +223,21 @@ def evaluate(run: str | os.PathLike[str], **options: Any) -> dict[str, Any]:
     from artforge.evaluation import evaluate_run
 
     return evaluate_run(run, **options)
+
+
+def compare(
+    reference: str | None, judged: str, metrics: str = "fid", backbone: str = "inception", **options: Any
+) -> dict[str, Any]:
+    """FID / KID / IS / precision-recall of image folder ``judged`` against ``reference`` (a folder
+    or, for FID, a statistics ``.npz``); ``reference=None`` for IS alone."""
+    from artforge.metrics.report import compare as _compare
+
+    return _compare(reference, judged, metrics, backbone, **options)
+
+
+def stylization_metrics(output: str, content: str, style: str, **options: Any) -> dict[str, Any]:
+    """Content loss, Gram style loss (artforge's VGG16, default Gatys layers) and colour-histogram
+    distance of a stylised image against its content and style images."""
+    from artforge.metrics.stylization import stylization_metrics as _stylization
+
+    return _stylization(output, content, style, **options)

@@ -158,8 +158,8 @@ class TrainConfig(Config):
     betas: list[float] | None = None  # None = (0.5, 0.999) for GANs, (0.9, 0.999) for the VAE
     ema_kimg: float = 1.0  # half-life of the generator EMA, in thousands of images (0 = off)
     kimg: float = 10.0  # length of training, thousands of real images shown
-    snap_kimg: float = 2.0  # checkpoint + sample grid interval
-    tick_kimg: float = 0.5  # logging interval
+    snap_kimg: float = 5.0  # checkpoint + sample grid interval
+    tick_kimg: float = 1.0  # logging interval
     keep: int = 3  # checkpoints kept (the newest)
     seed: int = 0
     device: str = "auto"

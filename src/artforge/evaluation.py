@@ -1,9 +1,10 @@
-"""Likelihood evaluation of a VAE on the test split: ELBO and the IWAE bound (Burda et al. 2016)."""
+"""Evaluating a run: a VAE's test ELBO and IWAE bound (Burda et al. 2016); sample quality via artforge.metrics."""
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -16,10 +17,23 @@ from artforge.registry import MODELS
 @torch.no_grad()
 def evaluate_run(
     run: str | os.PathLike[str], k: int = 100, max_images: int | None = None, seed: int = 0, device: str = "auto",
-    batch: int = 100, progress: bool = True,
+    batch: int = 100, progress: bool = True, *, metrics: str | Sequence[str] | None = None, data: str | None = None,
+    **metric_options: Any,
 ) -> dict[str, Any]:  # fmt: skip
-    """Test-set ELBO and IWAE NLL (nats per image) and bits/dim; for GANs, only what needs no
-    feature network (FID/KID/IS arrive with artforge.metrics)."""
+    """A VAE's test-set ELBO and IWAE NLL (nats per image) and bits/dim; with ``metrics`` (fid, kid, is, pr), the
+    sample quality of any run against the data set ``data`` (:func:`artforge.metrics.report.run_metrics`, which
+    takes ``metric_options``: n, backbone, weights, options, cache, ...)."""
+    if metrics:
+        from artforge.metrics.report import Options, run_metrics
+
+        options = metric_options.pop("options", None) or Options(seed=seed)
+        return run_metrics(
+            run, data, metrics, max_images=max_images, options=options, device=device, batch=batch,
+            progress=progress, **metric_options,
+        )  # fmt: skip
+    extra = sorted({*metric_options, *(["data"] if data else [])})
+    if extra:
+        raise ArtforgeError(f"{', '.join(extra)}: only used with --metrics (fid, kid, is, pr)")
     from artforge import checkpoint as ckpt
     from artforge.api import resolve_device
     from artforge.config import TrainConfig
@@ -30,7 +44,9 @@ def evaluate_run(
     path = ckpt.latest(run)
     net, cfg, meta = model_from_checkpoint(path, dev)
     if MODELS[cfg.model].kind != "vae":
-        raise ArtforgeError(f"{path}: a {cfg.model}; sample-quality metrics (FID, KID, IS) are not in artforge yet")
+        raise ArtforgeError(
+            f"{path}: a {cfg.model}, which has no likelihood; for sample quality use --metrics fid,kid --data D"
+        )
     split = "test" if cfg.data.split(":")[0] in ("fashion-mnist", "mnist", "cifar10") else "train"
     tcfg = TrainConfig.from_dict({**cfg.to_dict(), "mirror": False, "max_images": max_images})
     ds, images, labels = open_data(tcfg, split=split)

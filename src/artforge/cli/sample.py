@@ -8,7 +8,7 @@ from typing import Any
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("sample", help="sample images from a trained run or checkpoint")
-    p.add_argument("run", help="run directory (newest checkpoint) or a checkpoint file")
+    p.add_argument("target", metavar="RUN", help="run directory (newest checkpoint) or a checkpoint file")
     p.add_argument("--n", type=int, default=16, help="number of images (16)")
     p.add_argument("--outdir", default=None, help="write one PNG per image here")
     p.add_argument("--grid", default=None, help="write all images as one grid PNG")
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from artforge import api
 
     written = api.sample(
-        args.run, n=args.n, outdir=args.outdir, grid=args.grid, seed=args.seed, class_index=args.class_index,
+        args.target, n=args.n, outdir=args.outdir, grid=args.grid, seed=args.seed, class_index=args.class_index,
         interpolate=args.interpolate, frames=args.frames, gif=args.gif, reconstruct=args.reconstruct,
         traverse=args.traverse, device=args.device,
     )  # fmt: skip

@@ -41,9 +41,11 @@ class GANTrainer:
         self.g, self.d = g.to(dev, memory_format=fmt), d.to(dev, memory_format=fmt)  # type: ignore[call-overload]
         self.g_ema = copy.deepcopy(self.g).eval().requires_grad_(False)
         lr, betas = cfg.adam()
-        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=lr, betas=betas)
-        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=lr, betas=betas)
-        self.data, self.labels = data, labels  # uint8 [N, C, R, R] on CPU; int64 [N] or None
+        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=lr, betas=betas, foreach=True)
+        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=lr, betas=betas, foreach=True)
+        if dev.type == "cuda" and data.nbytes < 2**31:  # the whole data set on the GPU: no per-step copies
+            data, labels = data.to(dev), None if labels is None else labels.to(dev)
+        self.data, self.labels = data, labels  # uint8 [N, C, R, R]; int64 [N] or None
         self.batches = Batches(len(data), cfg.batch, cfg.seed)
         self.noise = torch.Generator().manual_seed(cfg.seed + 1)  # z, fake labels, GP mixing
         self.step_index = 0
@@ -71,40 +73,39 @@ class GANTrainer:
 
     def _real(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         dev = self.procs.device
-        x = self.data[idx].to(dev, non_blocking=True).float().div_(127.5).sub_(1)  # [B, C, R, R] in [-1, 1]
+        idx = idx.to(self.data.device)
+        x = self.data[idx].to(dev).float().div_(127.5).sub_(1)  # [B, C, R, R] in [-1, 1]
         x = x.contiguous(memory_format=self.fmt)
         c = self.labels[idx].to(dev) if self.labels is not None else None
         return x, c
 
     def step(self) -> None:
+        """One D update on real and G(z), then one G update through the same fakes (the DCGAN
+        recipe: G runs forward once per step; D's update does not change G(z))."""
         cfg, dev, b = self.cfg, self.procs.device, self.cfg.batch
         real, c_real = self._real(self._local(self.batches.indices(self.step_index)))
-        z_d = self._local(torch.randn(b, self.z_dim, generator=self.noise)).to(dev)
-        z_g = self._local(torch.randn(b, self.z_dim, generator=self.noise)).to(dev)
-        c_d: torch.Tensor | None
-        c_g: torch.Tensor | None
+        z = self._local(torch.randn(b, self.z_dim, generator=self.noise)).to(dev)
+        c_fake: torch.Tensor | None = None
         if self.num_classes:
-            c_d = self._local(torch.randint(self.num_classes, (b,), generator=self.noise)).to(dev)
+            c_fake = self._local(torch.randint(self.num_classes, (b,), generator=self.noise)).to(dev)
             if cfg.loss == "wgan-gp":  # one label per real/fake interpolate in the gradient penalty
-                c_d = c_real
-            c_g = self._local(torch.randint(self.num_classes, (b,), generator=self.noise)).to(dev)
-        else:
-            c_d = c_g = None
+                c_fake = c_real
         eps = self._local(torch.rand(b, 1, 1, 1, generator=self.noise)).to(dev) if cfg.loss == "wgan-gp" else None
         m = cfg.accumulate
         split = lambda t: [None] * m if t is None else list(t.chunk(m))  # noqa: E731
 
         # Discriminator: maximise V(D, G) (minimise d_loss).
         self.opt_d.zero_grad(set_to_none=True)
-        for x, cr, zd, cd, e in zip(split(real), split(c_real), split(z_d), split(c_d), split(eps), strict=True):
-            with torch.no_grad(), self._ctx():
-                fake = self.g(zd, cd)
+        fakes: list[torch.Tensor] = []
+        for x, cr, zm, cf, e in zip(split(real), split(c_real), split(z), split(c_fake), split(eps), strict=True):
             with self._ctx():
-                real_logits, fake_logits = self.d(x, cr), self.d(fake.detach(), cd)
+                fake = self.g(zm, cf)
+                fakes.append(fake)
+                real_logits, fake_logits = self.d(x, cr), self.d(fake.detach(), cf)
                 loss = d_loss(cfg.loss, real_logits.float(), fake_logits.float())
                 if e is not None:
                     assert x is not None
-                    loss = loss + cfg.gp_weight * gradient_penalty(self.d, x, fake.detach(), cd, e)
+                    loss = loss + cfg.gp_weight * gradient_penalty(self.d, x, fake.detach(), cf, e)
             self.scaler_d.scale(loss / m).backward()
             self.stats.add("loss/D", loss)
             self.stats.add("D/real", real_logits.float().mean())
@@ -114,12 +115,12 @@ class GANTrainer:
         self.scaler_d.step(self.opt_d)
         self.scaler_d.update()
 
-        # Generator: non-saturating (bce) or -D(G(z)) (hinge, wgan-gp).
+        # Generator: non-saturating (bce) or -D(G(z)) (hinge, wgan-gp), through the updated D.
         self.opt_g.zero_grad(set_to_none=True)
         self.d.requires_grad_(False)
-        for zg, cg in zip(split(z_g), split(c_g), strict=True):
+        for fake, cf in zip(fakes, split(c_fake), strict=True):
             with self._ctx():
-                loss = g_loss(cfg.loss, self.d(self.g(zg, cg), cg).float())
+                loss = g_loss(cfg.loss, self.d(fake, cf).float())
             self.scaler_g.scale(loss / m).backward()
             self.stats.add("loss/G", loss)
         self.d.requires_grad_(True)
@@ -166,5 +167,5 @@ class GANTrainer:
 
 def _grad_norm(module: nn.Module) -> torch.Tensor:
     grads = [p.grad for p in module.parameters() if p.grad is not None]
-    norm: torch.Tensor = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]))
+    norm: torch.Tensor = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
     return norm

@@ -25,7 +25,7 @@ class VAETrainer:
         self.cfg, self.procs = cfg, procs
         self.model = model.to(procs.device)
         lr, betas = cfg.adam()
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=lr, betas=betas)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=lr, betas=betas, foreach=True)
         self.data, self.labels = data, labels
         self.batches = Batches(len(data), cfg.batch, cfg.seed)
         self.step_index = 0
