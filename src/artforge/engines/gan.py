@@ -132,6 +132,35 @@ class GANTrainer:
         self.step_index += 1
 
     @torch.no_grad()
+    def standing_stats(self, batches: int = 16) -> None:
+        """Re-estimate G_ema's BatchNorm statistics from G_ema itself (BigGAN's "standing stats").
+
+        G_ema's weights are an average, so the running statistics it copies from G do not describe
+        its own activations, and eval-mode samples come out washed out. A fixed noise stream keeps
+        this deterministic and leaves the training RNGs untouched.
+        """
+        norms = [m for m in self.g_ema.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if not norms:
+            return
+        gen = torch.Generator().manual_seed(self.cfg.seed + 3)
+        momenta = [m.momentum for m in norms]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over the batches below
+        self.g_ema.train()
+        for _ in range(batches):
+            z = torch.randn(self.cfg.batch, self.z_dim, generator=gen).to(self.procs.device)
+            c = (
+                torch.randint(self.num_classes, (self.cfg.batch,), generator=gen).to(self.procs.device)
+                if self.num_classes
+                else None
+            )
+            self.g_ema(z, c)
+        self.g_ema.eval()
+        for m, momentum in zip(norms, momenta, strict=True):
+            m.momentum = momentum
+
+    @torch.no_grad()
     def samples(self) -> torch.Tensor:
         """The fixed-z grid from G_ema, ``[GRID, C, R, R]`` in [0, 1]."""
         out: torch.Tensor = self.g_ema(self.grid_z, self.grid_c).float().add(1).div(2).clamp(0, 1).cpu()
@@ -140,6 +169,7 @@ class GANTrainer:
     # ------------------------------------------------------------ state
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        self.standing_stats()  # what is saved (and sampled next) is G_ema with its own statistics
         t: dict[str, torch.Tensor] = {}
         for name, mod in (("G", self.g), ("D", self.d), ("G_ema", self.g_ema)):
             t.update(ckpt.module_tensors(name, mod))
