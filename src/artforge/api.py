@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -195,7 +194,7 @@ def train(
             raise ArtforgeError(f"{last}: a {meta.get('model')} checkpoint, but the run is {cfg.model}")
         trainer.restore(tensors, meta, last)
         if procs.main and overrides:
-            ckpt.atomic_write_text(run / "config.json", json.dumps(cfg.to_dict(), indent=2, sort_keys=True))
+            cfg.save(run / "config.json")
     else:
         run = training.new_run(Path(out), cfg, procs)
     if procs.main:

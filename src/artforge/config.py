@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 import types
 import typing
 from dataclasses import dataclass, field
@@ -57,11 +56,10 @@ class Config:
         return cls(**data)
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        p = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=p.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.to_dict(), f, indent=2, sort_keys=True)
-        os.replace(tmp, p)
+        """Write as JSON atomically (temp file + rename)."""
+        from artforge.checkpoint import atomic_write_text
+
+        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2, sort_keys=True))
 
     @classmethod
     def load(cls: type[C], path: str | os.PathLike[str]) -> C:

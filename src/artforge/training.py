@@ -92,5 +92,5 @@ def new_run(out: str | Path, cfg: TrainConfig, procs: Processes) -> Path:
         dist.broadcast_object_list(path, src=0)
     run = Path(path[0])
     if procs.main:
-        ckpt.atomic_write_text(run / "config.json", json.dumps(cfg.to_dict(), indent=2, sort_keys=True))
+        cfg.save(run / "config.json")
     return run
