@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from artforge.atomic import atomic_path
 from artforge.errors import ArtforgeError
 from artforge.nn.encoders import PREPROCESSINGS, VGG_PLANS, VGGEncoder, conv_names
 
@@ -155,17 +156,11 @@ def _atomic_save(state: dict[str, torch.Tensor], meta: dict[str, str], dest: Pat
     from safetensors.torch import save_file
 
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file({k: v.contiguous() for k, v in state.items()}, tmp, metadata=meta)
-        os.chmod(tmp, 0o644)
-        digest = sha256_file(Path(tmp))
-        os.replace(tmp, dest)
-        Path(str(dest) + ".sha256").write_text(digest + "\n")
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(dest) as tmp:
+        save_file({k: v.contiguous() for k, v in state.items()}, str(tmp), metadata=meta)
+        digest = sha256_file(tmp)
+    with atomic_path(Path(str(dest) + ".sha256")) as side:
+        side.write_text(digest + "\n")
 
 
 def cached_path(name: str) -> Path:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
+from artforge.atomic import atomic_path
 from artforge.errors import ArtforgeError
 
 MAX_PIXELS = 16384 * 16384  # refuse larger images (decompression bombs)
@@ -131,17 +131,11 @@ def save(img: Image.Image, path: str | os.PathLike[str], params: dict[str, objec
         kwargs["pnginfo"] = info
     if fmt == "JPEG":
         kwargs["quality"] = 95
-    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.", suffix=".tmp")
-    os.close(fd)
     try:
-        img.save(tmp, format=fmt, **kwargs)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, p)
+        with atomic_path(p) as tmp:
+            img.save(tmp, format=fmt, **kwargs)
     except OSError as e:
         raise ArtforgeError(f"output {p}: could not write ({e.strerror or e})") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return p
 
 

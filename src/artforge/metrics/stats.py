@@ -7,12 +7,12 @@ the layout of pytorch-fid and clean-fid, so their precomputed reference statisti
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from artforge.atomic import atomic_path
 from artforge.errors import ArtforgeError
 
 Array = np.ndarray
@@ -81,17 +81,11 @@ def save_stats(path: str | os.PathLike[str], mu: Array, sigma: Array) -> Path:
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise ArtforgeError(f"{p}: directory {parent} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with atomic_path(p) as tmp, open(tmp, "wb") as f:
             np.savez(f, mu=m, sigma=s)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, p)
     except OSError as e:
         raise ArtforgeError(f"{p}: could not write ({e.strerror or e})") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return p
 
 
