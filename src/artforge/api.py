@@ -170,7 +170,7 @@ def train(
     if resume is not None:
         run = Path(resume)
         stored = training.load_run_config(run).to_dict()
-        allowed = {"kimg", "snap_kimg", "tick_kimg", "keep", "device"}
+        allowed = {"kimg", "snap_kimg", "tick_kimg", "keep", "device", "metrics_every"}
         bad = sorted(set(overrides) - allowed)
         if bad:
             raise ArtforgeError(
@@ -186,6 +186,11 @@ def train(
         raise ArtforgeError(
             f"--batch {cfg.batch} must divide by processes x --accumulate ({procs.world} x {cfg.accumulate})"
         )
+    hook = None
+    if cfg.metrics:  # checked before the run dir exists: too few images for FID is an error now, not at kimg K
+        from artforge.engines.metrics_hook import MetricsHook
+
+        hook = MetricsHook(cfg, images, procs.device, progress and procs.main, load=procs.main)
     trainer = training.build_trainer(cfg, procs, ds, images, labels)
     if resume is not None:
         last = ckpt.latest(run)
@@ -207,7 +212,7 @@ def train(
         "channels": ds.channels,
         "num_classes": ds.num_classes if cfg.conditional else 0,
     }
-    return fit(trainer, run, cfg, procs, progress, meta={"shapes": shapes})
+    return fit(trainer, run, cfg, procs, progress, meta={"shapes": shapes}, hook=hook)
 
 
 def sample(run: str | os.PathLike[str], **options: Any) -> list[Path]:

@@ -159,6 +159,11 @@ class TrainConfig(Config):
     snap_kimg: float = 5.0  # checkpoint + sample grid interval
     tick_kimg: float = 1.0  # logging interval
     keep: int = 3  # checkpoints kept (the newest)
+    metrics: list[str] = field(default_factory=list)  # fid, kid, is, pr in training; the first picks best.safetensors
+    metrics_every: float | None = None  # kimg between evaluations (each on a snapshot); None = every snapshot
+    metrics_samples: int = 10_000  # generated images per evaluation, against min(N, data set size) real ones
+    metrics_backbone: str = "inception"  # inception | vgg16 (offline weights; its values only compare with vgg16)
+    metrics_weights: str | None = None  # a local weights file for the metrics backbone; None = the standard one
     seed: int = 0
     device: str = "auto"
     amp: str = "auto"  # auto (bf16/fp16 on CUDA, off on CPU) | none | bf16 | fp16
@@ -182,10 +187,27 @@ class TrainConfig(Config):
             ),
             (self.resolution is None or self.resolution in (28, 32, 64, 128), "--resolution: 28, 32, 64 or 128"),
             (self.keep >= 1, "--keep must be >= 1"),
+            (self.metrics_every is None or self.metrics_every > 0, "--metrics-every must be > 0"),
+            (self.metrics_samples >= 2, "--metrics-samples must be at least 2"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ArtforgeError(message)
+        self._validate_metrics()
+
+    def _validate_metrics(self) -> None:
+        """--metrics names, a first metric that ranks checkpoints, and a backbone that computes them all."""
+        if not self.metrics:
+            return
+        from artforge.metrics.backbones import get_spec
+        from artforge.metrics.report import parse_metrics
+
+        names = parse_metrics(self.metrics)
+        if names[0] == "pr":
+            raise ArtforgeError("--metrics: the first metric picks best.safetensors; put fid, kid or is before pr")
+        spec = get_spec(self.metrics_backbone)
+        if "is" in names and not spec.has_logits:
+            raise ArtforgeError(f"--metrics is needs a classifier, which --metrics-backbone {spec.name} lacks")
 
     def adam(self) -> tuple[float, tuple[float, float]]:
         """Learning rate and betas, with the model family's defaults filled in."""

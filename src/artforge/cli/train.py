@@ -8,7 +8,12 @@ from typing import Any
 S = argparse.SUPPRESS
 
 
+def _names(text: str) -> list[str]:
+    return [m.strip().lower() for m in text.split(",") if m.strip()]
+
+
 def add_parser(sub: Any) -> None:
+    from artforge.metrics.backbones import BACKBONES
     from artforge.registry import MODELS
 
     p = sub.add_parser(
@@ -48,6 +53,24 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--snap", dest="snap_kimg", type=float, default=S, help="checkpoint + grid every K kimg (5)")
     g.add_argument("--tick", dest="tick_kimg", type=float, default=S, help="log every K kimg (1)")
     g.add_argument("--keep", type=int, default=S, help="checkpoints to keep (3)")
+    g = p.add_argument_group("sample quality while training (see docs/metrics.md)")
+    g.add_argument(
+        "--metrics",
+        type=_names,
+        default=S,
+        metavar="M[,M]",
+        help="fid, kid, is, pr of G_ema against the training data; the first picks RUN/best.safetensors",
+    )
+    g.add_argument("--metrics-every", type=float, default=S, metavar="K", help="every K kimg (every snapshot)")
+    g.add_argument(
+        "--metrics-samples",
+        type=int,
+        default=S,
+        metavar="N",
+        help="generated images, against the first min(N, data set size) real ones (10000)",
+    )
+    g.add_argument("--metrics-backbone", choices=list(BACKBONES), default=S, help="(inception; vgg16 works offline)")
+    g.add_argument("--metrics-weights", metavar="FILE", default=S, help="local weights for the backbone")
     g.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(run=run)
 

@@ -26,6 +26,14 @@ class Trainer(Protocol):
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]: ...
 
 
+class Hook(Protocol):
+    """Work on some checkpoints (sample-quality metrics, see engines/metrics_hook.py): a step it is ``due`` at gets a
+    snapshot; the call receives that checkpoint (on process 0) and returns scalars to log at its step."""
+
+    def due(self, step: int, final: bool) -> bool: ...
+    def __call__(self, checkpoint: Path) -> dict[str, float]: ...
+
+
 class TrainingInterrupted(Exception):
     """Ctrl-C: the run stopped at a step boundary and ``checkpoint`` holds it."""
 
@@ -51,9 +59,10 @@ def grid_tensor(images: torch.Tensor) -> torch.Tensor:
 
 def fit(
     trainer: Trainer, run: Path, cfg: TrainConfig, procs: Processes, progress: bool = True,
-    meta: dict[str, Any] | None = None,
+    meta: dict[str, Any] | None = None, hook: Hook | None = None,
 ) -> Path:  # fmt: skip
-    """Train until ``cfg.kimg``; returns the last checkpoint written. ``meta`` goes into every checkpoint."""
+    """Train until ``cfg.kimg``; returns the last checkpoint written. ``meta`` goes into every checkpoint; ``hook``
+    gets a snapshot at each step it is due (Ctrl-C snapshots excepted)."""
     steps, tick, snap = total_steps(cfg), every(cfg.tick_kimg, cfg.batch), every(cfg.snap_kimg, cfg.batch)
     kimg = lambda s: s * cfg.batch / 1000  # noqa: E731
     log = Logger(run, procs.main, purge_step=trainer.step_index or None)
@@ -96,14 +105,26 @@ def fit(
                 old.unlink(missing_ok=True)
         last, saved_step = path, trainer.step_index
 
+    def measure() -> None:
+        assert hook is not None
+        if procs.main:  # the other processes wait for it in their next all_reduce
+            values = {**hook(last), "kimg": kimg(trainer.step_index)}
+            log.scalars(trainer.step_index, values)
+            if progress:
+                shown = ", ".join(f"{k.removeprefix('metrics/')} {v:.4g}" for k, v in values.items() if k != "kimg")
+                bar.write(f"kimg {values['kimg']:g}: {shown}")
+
     flag = StopFlag()
     try:
         with flag.installed():
             while trainer.step_index < steps:
                 trainer.step()
                 bar.update(cfg.batch)
-                if trainer.step_index % snap == 0 or trainer.step_index == steps:
+                due = hook is not None and hook.due(trainer.step_index, trainer.step_index == steps)
+                if trainer.step_index % snap == 0 or trainer.step_index == steps or due:
                     snapshot()
+                    if due:
+                        measure()
                 elif trainer.step_index % tick == 0:
                     log_tick()
                 if flag.requested:
