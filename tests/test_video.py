@@ -332,6 +332,23 @@ def test_style_is_refused_for_per_style_models_and_required_for_adain(tiny_model
     assert not (tmp_path / "o.mp4").exists()
 
 
+def test_adain_video_encodes_the_style_once(cache_env: Path, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    spec = NetSpec("adain", 1)
+    model = Styliser(spec, spec.build(), "adain-random")
+    encoder, shapes = model.encoder, []
+
+    def counting(x: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
+        shapes.append(tuple(x.shape[-2:]))
+        return encoder(x, layers)  # type: ignore[no-any-return]
+
+    model.encoder = counting
+    src = write_clip(tmp_path / "in.mp4", panning_clip(n=4, size=32)[0])
+    out = stylize_video(src, tmp_path / "o.mp4", model, style="sample:swamp", alpha=0.5, progress=False)
+    assert len(io.read_frames(out)) == 4 and model.encoder is counting
+    assert shapes.count((32, 32)) == 4 and len(shapes) == 5  # 4 frames + the style once
+
+
 # ---------------------------------------------------------------- CLI
 
 
