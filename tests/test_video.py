@@ -238,6 +238,30 @@ def test_size_is_the_long_side_rounded_to_even(tiny_model: Path, tmp_path: Path)
     assert io.probe(out).audio is None
 
 
+def test_phone_rotation_is_applied_to_the_pixels(tiny_model: Path, tmp_path: Path) -> None:
+    """A display matrix (portrait phone video) is honoured: frames are stylised upright, OUT needs no matrix."""
+    frame = np.zeros((32, 64, 3), np.uint8)
+    frame[:, :10] = 255  # a white band on the left of the stored frame
+    src = tmp_path / "portrait.mp4"
+    with av.open(str(src), "w") as c:
+        v = c.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = 64, 32, "yuv420p"
+        if not hasattr(v, "set_display_rotation"):
+            pytest.skip("PyAV < 18 cannot write a display matrix")
+        v.set_display_rotation(90)  # counter-clockwise: the band is at the bottom when displayed
+        for i in range(3):
+            vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            vf.pts = i
+            c.mux(v.encode(vf))
+        c.mux(v.encode(None))
+    assert (io.probe(src).width, io.probe(src).height) == (32, 64)
+    out = stylize_video(src, tmp_path / "o.mp4", _Wrap(lambda x, *a, **k: x), blend=0.0, progress=False)
+    got = io.read_frames(out)[0]
+    assert got.shape == (64, 32, 3) and got[-8:].mean() > 200 and got[:40].mean() < 30
+    with av.open(str(out)) as c:
+        assert getattr(next(c.decode(video=0)), "rotation", 0) == 0
+
+
 def zero_frame_video(path: Path) -> Path:
     with av.open(str(path), "w") as c:
         v = c.add_stream("mpeg4" if path.suffix == ".avi" else "libx264", rate=10)

@@ -1,6 +1,7 @@
 """Video I/O on FFmpeg through PyAV: decode -> RGB frames ``[H, W, 3]`` uint8 -> f -> encode H.264 (libx264; MPEG-4
 Part 2 where PyAV's FFmpeg lacks it), with the input's first audio stream copied packet for packet (re-encoded to AAC
-only when the output container cannot hold its codec). Timestamps are the input's, so audio stays in sync.
+only when the output container cannot hold its codec). Timestamps are the input's, so audio stays in sync; frames
+are turned upright by their display matrix (portrait phone videos), so the output needs none.
 """
 
 from __future__ import annotations
@@ -61,16 +62,30 @@ def _open_input(path: Path) -> Any:
     return container
 
 
+def upright(frame: Any) -> np.ndarray:
+    """A decoded frame as RGB uint8 ``[H, W, 3]``, turned as its display matrix says (phone videos): the
+    matrix's rotation is counter-clockwise in degrees, and np.rot90 turns counter-clockwise."""
+    rgb: np.ndarray = frame.to_ndarray(format="rgb24")
+    turns = round(getattr(frame, "rotation", 0) / 90) % 4
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+
+
 def probe(path: str | os.PathLike[str]) -> VideoInfo:
-    """Size, frame rate, frame count (None when the container does not store it) and audio codec of a video."""
-    p = Path(path)
+    """Upright frame size, frame rate, frame count (None when the container does not store it) and audio codec;
+    decodes the first frame, so a video without frames or with an unreadable codec fails here, before any work."""
+    av, p = _av(), Path(path)
     with _open_input(p) as container:
         v = container.streams.video[0]
         a = container.streams.audio[0] if container.streams.audio else None
         fps = v.average_rate or v.guessed_rate or v.base_rate or Fraction(25)
-        if not v.width or not v.height:
-            raise ArtforgeError(f"{p}: video stream has no frame size (unreadable {v.codec_context.name} stream)")
-        return VideoInfo(v.width, v.height, Fraction(fps), v.frames or None, a.codec_context.name if a else None)
+        try:
+            first = next(container.decode(v), None)
+        except av.error.FFmpegError as e:
+            raise ArtforgeError(f"{p}: cannot decode its {v.codec_context.name} video ({e.strerror})") from None
+        if first is None:
+            raise ArtforgeError(f"{p}: has no video frames (its video stream is empty)")
+        h, w = upright(first).shape[:2]
+        return VideoInfo(w, h, Fraction(fps), v.frames or None, a.codec_context.name if a else None)
 
 
 def check_output(path: str | os.PathLike[str]) -> Path:
@@ -149,7 +164,7 @@ def transcode(
                                 out.mux(aout.encode(aframe))
                         continue
                     for frame in packet.decode():
-                        rgb = fn(frame.to_ndarray(format="rgb24"))  # [H, W, 3] uint8
+                        rgb = fn(upright(frame))  # [H, W, 3] uint8
                         if rgb.shape != (size[1], size[0], 3):
                             raise ValueError(f"frame function returned {rgb.shape}, expected {(size[1], size[0], 3)}")
                         vframe = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
@@ -171,4 +186,4 @@ def transcode(
 def read_frames(path: str | os.PathLike[str]) -> list[np.ndarray]:
     """All frames of a (short) video as RGB uint8 arrays: for tests and small tools, not for long videos."""
     with _open_input(Path(path)) as container:
-        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+        return [upright(f) for f in container.decode(video=0)]
