@@ -238,6 +238,17 @@ def test_size_is_the_long_side_rounded_to_even(tiny_model: Path, tmp_path: Path)
     assert io.probe(out).audio is None
 
 
+def test_mpeg4_when_ffmpeg_has_no_h264_encoder(
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(io, "VIDEO_CODECS", ("no-such-encoder", "mpeg4"))
+    src = write_clip(tmp_path / "in.mp4", panning_clip(n=5, size=32)[0], audio="aac")
+    out = stylize_video(src, tmp_path / "o.mp4", str(tiny_model), progress=False)
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].codec_context.name == "mpeg4"
+    assert len(io.read_frames(out)) == 5 and io.probe(out).audio == "aac"
+
+
 def test_phone_rotation_is_applied_to_the_pixels(tiny_model: Path, tmp_path: Path) -> None:
     """A display matrix (portrait phone video) is honoured: frames are stylised upright, OUT needs no matrix."""
     frame = np.zeros((32, 64, 3), np.uint8)
