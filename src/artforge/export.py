@@ -1,0 +1,240 @@
+"""Export a styliser to ONNX: y = f_W(x) for per-style networks, or the whole AdaIN pipeline
+y = g((1 - alpha) f(c) + alpha AdaIN(f(c), f(s))) (Huang & Belongie 2017), with dynamic batch,
+height and width, artforge metadata in ``metadata_props``, written atomically and checked against
+PyTorch in onnxruntime before it replaces anything.
+
+Graph signature:
+- johnson / gan-style: ``content`` ``[N, 3, H, W]`` float32 in [0, 1] -> ``output`` ``[N, 3, H, W]`` in [0, 1].
+- adain: ``content`` ``[N, 3, H, W]``, ``style`` ``[1, 3, h, w]`` (its own size), ``alpha`` (scalar
+  float32) -> ``output`` ``[N, 3, H, W]`` in [0, 1].
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from artforge.atomic import atomic_path
+from artforge.errors import ArtforgeError
+from artforge.stylisers import Styliser
+
+OPSET = 18  # the default, and torch.export's lowest opset; onnxruntime >= 1.14 runs it
+ONNX_FORMAT = "artforge-onnx-v1"
+META_KEY = "artforge"
+TOLERANCE = 1e-3  # onnxruntime vs PyTorch, max abs difference on [0, 1] pixels
+INSTALL = "pip install 'artforge[export]'"
+# Example sizes for tracing: not multiples of 4 or 8, so every pad/crop is in the graph; batch 2,
+# because torch.export specialises a dimension whose example size is 1.
+CONTENT_SHAPE = (2, 3, 37, 50)
+STYLE_SHAPE = (1, 3, 45, 38)
+
+
+class ClampedNet(nn.Module):
+    """clamp(f_W(x), 0, 1): a per-style network as it runs at inference."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, content: torch.Tensor) -> torch.Tensor:
+        return self.net(content).clamp(0, 1)  # type: ignore[no-any-return]
+
+
+class AdaINPipeline(nn.Module):
+    """T(c, s) = g((1 - alpha) f(c) + alpha AdaIN(f(c), f(s))), cropped to c's size and clamped to [0, 1]."""
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module) -> None:
+        super().__init__()
+        self.encoder, self.decoder = encoder, decoder
+
+    def forward(self, content: torch.Tensor, style: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        from artforge.nn.adain import LAYER, adain
+
+        fc = self.encoder(content, [LAYER])[LAYER]  # [N, C4, H/8, W/8]
+        fs = self.encoder(style, [LAYER])[LAYER]  # [1, C4, h/8, w/8]; its statistics broadcast over N
+        t = (1 - alpha) * fc + alpha * adain(fc, fs)
+        out = self.decoder(t)[..., : content.shape[-2], : content.shape[-1]]
+        return out.clamp(0, 1)  # type: ignore[no-any-return]
+
+
+def graph_module(styliser: Styliser) -> tuple[nn.Module, dict[str, torch.Tensor]]:
+    """The module to trace and its example inputs by name (the graph's input names)."""
+    device = next(styliser.net.parameters()).device
+    gen = torch.Generator().manual_seed(0)
+    content = torch.rand(CONTENT_SHAPE, generator=gen).to(device)
+    if styliser.kind != "adain":
+        return ClampedNet(styliser.net).eval(), {"content": content}
+    style = torch.rand(STYLE_SHAPE, generator=gen).to(device)
+    module = AdaINPipeline(styliser.encoder, styliser.net).eval()
+    return module, {"content": content, "style": style, "alpha": torch.tensor(0.75, device=device)}
+
+
+def metadata(styliser: Styliser) -> dict[str, Any]:
+    """What OnnxStyliser reads back: kind, name, NetSpec and the model file's description."""
+    meta = {"format": ONNX_FORMAT, "model": styliser.kind, "name": styliser.name, "net": styliser.spec.to_dict()}
+    for key in ("description", "training"):
+        if key in styliser.meta:
+            meta[key] = styliser.meta[key]
+    return meta
+
+
+def _require(*modules: str) -> None:
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ArtforgeError(f"ONNX export needs {', '.join(missing)}: {INSTALL}")
+
+
+def opset_range(dynamo: bool = True) -> tuple[int, int]:
+    """The opsets the exporter can write: torch.export's from 18; the TorchScript tracer's 11 (dynamic pads) to 20."""
+    try:
+        from torch.onnx import _constants
+
+        hi = _constants.ONNX_MAX_OPSET if dynamo else _constants.ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET
+    except (ImportError, AttributeError):
+        hi = 23 if dynamo else 20
+    return (OPSET if dynamo else 11), int(hi)
+
+
+def to_onnx(styliser: Styliser, opset: int = OPSET, dynamo: bool = True) -> Any:
+    """The styliser as an ``onnx.ModelProto`` (not yet checked): dynamic batch/H/W, artforge metadata.
+
+    ``dynamo=True`` uses torch.export (the maintained exporter since PyTorch 2.9, needs onnxscript);
+    ``dynamo=False`` the legacy TorchScript tracer.
+    """
+    _require("onnx", *(["onnxscript"] if dynamo else []))
+    import onnx
+
+    lo, hi = opset_range(dynamo)
+    if not lo <= opset <= hi:
+        raise ArtforgeError(f"--opset {opset}: this exporter writes opsets {lo} to {hi}")
+    module, inputs = graph_module(styliser)
+    names = list(inputs)
+    axes = {"content": {0: "N", 2: "H", 3: "W"}, "style": {2: "h", 3: "w"}, "alpha": {}}
+    with _quiet():
+        try:
+            if dynamo:
+                dim = torch.export.Dim.DYNAMIC
+                shapes = {k: {i: dim for i in axes[k]} for k in names}
+                program = torch.onnx.export(
+                    module, tuple(inputs.values()), None, dynamo=True, input_names=names, output_names=["output"],
+                    dynamic_shapes=shapes, opset_version=opset, verbose=False, optimize=True,
+                )  # fmt: skip
+                if program is None:
+                    raise RuntimeError("the exporter returned no program")
+                model = program.model_proto
+            else:
+                import io
+
+                buf: Any = io.BytesIO()  # the TorchScript exporter writes to file objects too
+                torch.onnx.export(
+                    module, tuple(inputs.values()), buf, dynamo=False, input_names=names, output_names=["output"],
+                    dynamic_axes={**{k: axes[k] for k in names if axes[k]}, "output": axes["content"]},
+                    opset_version=opset,
+                )  # fmt: skip
+                model = onnx.load_from_string(buf.getvalue())
+        except Exception as e:  # noqa: BLE001 - any exporter failure is the same one-line error
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            hint = "; try --exporter torchscript, or upgrade torch/onnxscript" if dynamo else ""
+            raise ArtforgeError(
+                f"ONNX export of {styliser.name} failed ({type(e).__name__}: {first[:200]}){hint}"
+            ) from None
+    written = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    if written != opset:
+        raise ArtforgeError(f"--opset {opset}: the exporter could only write opset {written}")
+    _name_axes(model, axes)
+    model.producer_name = "artforge"
+    model.doc_string = f"artforge {styliser.kind} styliser {styliser.name}"
+    del model.metadata_props[:]
+    model.metadata_props.add(key=META_KEY, value=json.dumps(metadata(styliser), sort_keys=True))
+    return model
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence the exporters' warnings and log lines (tracer and deprecation notes, "torchvision is not
+    installed"): the exported graph is checked against PyTorch instead."""
+    logs = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript")]
+    levels = [log.level for log in logs]
+    for log in logs:
+        log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for log, level in zip(logs, levels, strict=True):
+            log.setLevel(level)
+
+
+def _name_axes(model: Any, axes: dict[str, dict[int, str]]) -> None:
+    """Readable dynamic axes (N, H, W, h, w) on inputs and output, renamed wherever the graph uses the
+    exporter's own symbols (s0, s77, ...) so that shape inference keeps the same relations."""
+    g = model.graph
+    rename: dict[str, str] = {}
+    for vi in g.input:
+        for i, dim in enumerate(vi.type.tensor_type.shape.dim):
+            if i in axes.get(vi.name, {}) and dim.dim_param:
+                rename[dim.dim_param] = axes[vi.name][i]
+    for vi in [*g.input, *g.value_info, *g.output]:
+        for dim in vi.type.tensor_type.shape.dim:
+            if dim.dim_param in rename:
+                dim.dim_param = rename[dim.dim_param]
+    for vi in g.output:  # [N, 3, H, W] like the content (the exporter may write Min(...) expressions)
+        for i, dim in enumerate(vi.type.tensor_type.shape.dim):
+            if i in axes["content"]:
+                dim.dim_param = axes["content"][i]
+
+
+def max_abs_diff(styliser: Styliser, path: Path) -> float:
+    """Max |onnxruntime - PyTorch| on a seeded random input of a size unlike the traced one."""
+    from artforge.onnx_runtime import OnnxStyliser
+
+    gen = torch.Generator().manual_seed(1)
+    content = torch.rand(1, 3, 67, 45, generator=gen)
+    styles = [torch.rand(1, 3, 52, 61, generator=gen)] if styliser.kind == "adain" else None
+    device = next(styliser.net.parameters()).device
+    with torch.no_grad():
+        ref = styliser(content.to(device), [s.to(device) for s in styles] if styles else None, alpha=0.6).cpu()
+    got = OnnxStyliser(path, providers=["CPUExecutionProvider"])(content, styles, alpha=0.6)
+    return float((got - ref).abs().max())
+
+
+def export_onnx(
+    styliser: Styliser, path: str | os.PathLike[str], opset: int = OPSET, dynamo: bool = True, check: bool = True
+) -> float | None:
+    """Write ``styliser`` to ``path`` as ONNX. With ``check`` the file is run in onnxruntime first and
+    only replaces ``path`` if it matches PyTorch within :data:`TOLERANCE`; returns that max abs difference."""
+    if not isinstance(styliser, Styliser):
+        raise ArtforgeError(f"{styliser.name}: already an ONNX model; export from its .safetensors file or run")
+    dest = Path(path)
+    if not dest.parent.is_dir():
+        raise ArtforgeError(f"-o {dest}: folder {dest.parent} does not exist")
+    if check:
+        _require("onnxruntime")
+    model = to_onnx(styliser, opset, dynamo)
+    import onnx
+
+    diff = None
+    with atomic_path(dest) as tmp:
+        onnx.save(model, str(tmp))
+        if check:
+            try:
+                diff = max_abs_diff(styliser, tmp)
+            except ArtforgeError as e:  # it names the temporary file
+                raise ArtforgeError(f"{dest}: not written, onnxruntime cannot run the export ({e})") from None
+            if not diff <= TOLERANCE:  # also catches NaN
+                raise ArtforgeError(
+                    f"{dest}: not written, onnxruntime differs from PyTorch by {diff:.2g} (> {TOLERANCE:g})"
+                )
+    return diff
