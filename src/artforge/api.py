@@ -181,38 +181,38 @@ def train(
         cfg = TrainConfig.from_dict({**(config or TrainConfig()).to_dict(), **overrides})
     cfg.validate()
     procs = init_processes(cfg.device)
-    ds, images, labels = training.open_data(cfg)
     if cfg.batch % (procs.world * cfg.accumulate):
         raise ArtforgeError(
             f"--batch {cfg.batch} must divide by processes x --accumulate ({procs.world} x {cfg.accumulate})"
         )
     hook = None
-    if cfg.metrics:  # checked before the run dir exists: too few images for FID is an error now, not at kimg K
-        from artforge.engines.metrics_hook import MetricsHook
+    if cfg.is_styliser:
+        if cfg.metrics or cfg.accumulate != 1:
+            raise ArtforgeError(f"--metrics and --accumulate are for the generative models, not {cfg.model}")
+        trainer, summary, meta = training.build_styliser(cfg, procs)
+    else:
+        ds, images, labels = training.open_data(cfg)
+        if cfg.metrics:  # checked before the run dir exists: too few images for FID is an error now, not at kimg K
+            from artforge.engines.metrics_hook import MetricsHook
 
-        hook = MetricsHook(cfg, images, procs.device, progress and procs.main, load=procs.main)
-    trainer = training.build_trainer(cfg, procs, ds, images, labels)
+            hook = MetricsHook(cfg, images, procs.device, progress and procs.main, load=procs.main)
+        trainer = training.build_trainer(cfg, procs, ds, images, labels)
+        summary = f"{len(images)} images, {ds.resolution} px"
+        shapes = {"resolution": ds.resolution, "channels": ds.channels}
+        meta = {"shapes": {**shapes, "num_classes": ds.num_classes if cfg.conditional else 0}}
     if resume is not None:
         last = ckpt.latest(run)
-        tensors, meta = ckpt.load(last)
-        if meta.get("model") != cfg.model:
-            raise ArtforgeError(f"{last}: a {meta.get('model')} checkpoint, but the run is {cfg.model}")
-        trainer.restore(tensors, meta, last)
+        tensors, state = ckpt.load(last)
+        if state.get("model") != cfg.model:
+            raise ArtforgeError(f"{last}: a {state.get('model')} checkpoint, but the run is {cfg.model}")
+        trainer.restore(tensors, state, last)
         if procs.main and overrides:
             cfg.save(run / "config.json")
     else:
         run = training.new_run(Path(out), cfg, procs)
     if procs.main:
-        print(
-            f"run: {run}  ({len(images)} images, {ds.resolution} px, {cfg.model}, "
-            f"{procs.world} process(es) on {procs.device})"
-        )
-    shapes = {
-        "resolution": ds.resolution,
-        "channels": ds.channels,
-        "num_classes": ds.num_classes if cfg.conditional else 0,
-    }
-    return fit(trainer, run, cfg, procs, progress, meta={"shapes": shapes}, hook=hook)
+        print(f"run: {run}  ({summary}, {cfg.model}, {procs.world} process(es) on {procs.device})")
+    return fit(trainer, run, cfg, procs, progress, meta=meta, hook=hook)
 
 
 def sample(run: str | os.PathLike[str], **options: Any) -> list[Path]:
@@ -245,3 +245,38 @@ def stylization_metrics(output: str, content: str, style: str, **options: Any) -
     from artforge.metrics.stylization import stylization_metrics as _stylization
 
     return _stylization(output, content, style, **options)
+
+
+def load_styliser(model: str | os.PathLike[str], device: str = "auto") -> Any:
+    """A feed-forward styliser by name (``artforge models``), run dir, checkpoint, model file or .onnx."""
+    from artforge import stylisers
+
+    return stylisers.load(model, resolve_device(device))
+
+
+def stylize_with_model(
+    inputs: str | Sequence[str],
+    output: str | os.PathLike[str],
+    model: str | os.PathLike[str],
+    *,
+    styles: Sequence[str] = (),
+    masks: Sequence[str] = (),
+    device: str = "auto",
+    progress: bool = False,
+    **options: Any,
+) -> list[Path]:
+    """Stylise image files, folders or globs with a trained network (Johnson, GAN-style or AdaIN);
+    ``options`` are :class:`artforge.inference.ModelOptions` fields (size, strength, preserve_color, alpha, ...)."""
+    from artforge.inference import ModelOptions, stylize_files
+
+    dev = resolve_device(device)
+    styliser = load_styliser(model, str(dev))
+    specs = [inputs] if isinstance(inputs, str) else list(inputs)
+    return stylize_files(styliser, specs, str(output), ModelOptions(**options), styles, masks, dev, progress)
+
+
+def list_models(root: str = "runs") -> list[dict[str, Any]]:
+    """Shipped models and trained styliser runs under ``root``: ``[{name, kind, source, path, description}]``."""
+    from artforge import stylisers
+
+    return stylisers.list_models(root)

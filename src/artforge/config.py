@@ -150,6 +150,13 @@ class TrainConfig(Config):
     gp_weight: float = 10.0  # lambda of the WGAN-GP gradient penalty
     beta: float = 1.0  # VAE KL weight (beta-VAE)
     likelihood: str | None = None  # VAE: None = bernoulli for grey, logistic for colour
+    style: list[str] = field(default_factory=list)  # stylisers: style image(s); adain: folder(s) of works
+    style_size: int | None = None  # long side of style images (johnson, gan-style); None = 2 x resolution
+    content_weight: float | None = None  # stylisers' alpha / lambda1; None = the model's default
+    style_weight: float | None = None  # beta / lambda2; None = the model's default
+    tv_weight: float | None = None  # gamma; None = the model's default
+    adv_weight: float = 0.05  # gan-style lambda3, on the hinge adversarial loss
+    weights: str = "vgg16-hed"  # stylisers: VGG weights of the loss network / AdaIN encoder
     batch: int = 64  # global batch, over all processes
     accumulate: int = 1  # micro-batches per step (gradient accumulation)
     lr: float | None = None  # Adam; None = 2e-4 for GANs (Radford et al. 2016), 1e-3 for the VAE
@@ -185,7 +192,13 @@ class TrainConfig(Config):
                 self.likelihood in (None, "bernoulli", "gaussian", "logistic"),
                 "--likelihood: bernoulli, gaussian or logistic",
             ),
-            (self.resolution is None or self.resolution in (28, 32, 64, 128), "--resolution: 28, 32, 64 or 128"),
+            (
+                self.resolution is None
+                or (self.resolution in (28, 32, 64, 128) if not self.is_styliser else self.resolution % 8 == 0),
+                "--resolution: 28, 32, 64 or 128" if not self.is_styliser else "--resolution: a multiple of 8 (256)",
+            ),
+            (not self.is_styliser or bool(self.style), f"--model {self.model} needs --style IMAGE_OR_FOLDER"),
+            (self.is_styliser or not self.style, "--style is for the stylisers (johnson, gan-style, adain)"),
             (self.keep >= 1, "--keep must be >= 1"),
             (self.metrics_every is None or self.metrics_every > 0, "--metrics-every must be > 0"),
             (self.metrics_samples >= 2, "--metrics-samples must be at least 2"),
@@ -209,9 +222,27 @@ class TrainConfig(Config):
         if "is" in names and not spec.has_logits:
             raise ArtforgeError(f"--metrics is needs a classifier, which --metrics-backbone {spec.name} lacks")
 
+    @property
+    def is_styliser(self) -> bool:
+        return self.model in ("johnson", "gan-style", "adain")
+
     def adam(self) -> tuple[float, tuple[float, float]]:
-        """Learning rate and betas, with the model family's defaults filled in."""
-        vae = self.model == "vae"
-        lr = self.lr if self.lr is not None else (1e-3 if vae else 2e-4)
-        b = self.betas if self.betas is not None else ([0.9, 0.999] if vae else [0.5, 0.999])
+        """Learning rate and betas, with the model family's defaults filled in: 2e-4, (0.5, 0.999) for GANs
+        (Radford et al.); 1e-3 for the VAE and Johnson et al.; 1e-4 for AdaIN (Huang & Belongie)."""
+        lr0, b0 = {
+            "vae": (1e-3, [0.9, 0.999]), "johnson": (1e-3, [0.9, 0.999]), "adain": (1e-4, [0.9, 0.999]),
+            "gan-style": (1e-3, [0.5, 0.999]),
+        }.get(self.model, (2e-4, [0.5, 0.999]))  # fmt: skip
+        lr = self.lr if self.lr is not None else lr0
+        b = self.betas if self.betas is not None else b0
         return lr, (b[0], b[1])
+
+    def stylizer_weights(self) -> tuple[float, float, float]:
+        """(content, style, tv) weights on the relative losses, with the model's defaults filled in."""
+        style = 10.0 if self.model == "adain" else 5.0
+        tv = 0.0 if self.model == "adain" else 1.0
+        return (
+            self.content_weight if self.content_weight is not None else 1.0,
+            self.style_weight if self.style_weight is not None else style,
+            self.tv_weight if self.tv_weight is not None else tv,
+        )

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 class ModelSpec:
     """A constructible model family: the shapes it needs are filled in from the data set."""
 
-    kind: str  # "gan" (generator + discriminator) or "vae"
+    kind: str  # "gan" (generator + discriminator), "vae" or "styliser"
     default_width: int
     default_z_dim: int
     description: str
@@ -25,6 +25,9 @@ MODELS: dict[str, ModelSpec] = {
     "gan": ModelSpec("gan", 256, 100, "MLP GAN (Goodfellow et al. 2014)"),
     "dcgan": ModelSpec("gan", 64, 100, "DCGAN (Radford et al. 2016), 28/32/64/128 px"),
     "vae": ModelSpec("vae", 32, 32, "convolutional VAE (Kingma & Welling 2014), beta option"),
+    "johnson": ModelSpec("styliser", 16, 0, "per-style feed-forward network (Johnson et al. 2016); --style IMAGE"),
+    "gan-style": ModelSpec("styliser", 16, 0, "per-style network + PatchGAN adversarial term; --style IMAGE(S)"),
+    "adain": ModelSpec("styliser", 1, 0, "arbitrary-style AdaIN decoder (Huang & Belongie 2017); --style FOLDER"),
 }
 
 

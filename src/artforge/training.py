@@ -94,3 +94,50 @@ def new_run(out: str | Path, cfg: TrainConfig, procs: Processes) -> Path:
     if procs.main:
         cfg.save(run / "config.json")
     return run
+
+
+def style_images(specs: list[str], long_side: int) -> list[torch.Tensor]:
+    """Style image files, ``sample:NAME``s or folders of them -> ``[1, 3, h, w]`` tensors, long side ``long_side``."""
+    from artforge.data import images as imio
+    from artforge.data import samples
+    from artforge.data.folders import list_folder
+
+    out: list[torch.Tensor] = []
+    for spec in specs:
+        if samples.is_sample(spec):
+            imgs = [samples.load(spec)]
+        elif Path(spec).is_dir():
+            files = sorted(list_folder(Path(spec)))
+            imgs = [imio.load(Path(spec) / f, "style image") for f in files]
+        else:
+            imgs = [imio.load(spec, "style image")]
+        out += [imio.to_tensor(imio.resize_long(img, long_side)) for img in imgs]
+    if not out:
+        raise ArtforgeError(f"--style {' '.join(specs)}: no style images")
+    return out
+
+
+def build_styliser(cfg: TrainConfig, procs: Processes) -> tuple[Any, str, dict[str, Any]]:
+    """Data, loss network, stylisation network (and discriminator) for johnson / gan-style / adain."""
+    from artforge.data.crops import load_pool
+    from artforge.engines.feedforward import StyliserTrainer
+    from artforge.stylisers import NetSpec, default_width
+    from artforge.weights import load_encoder
+
+    res = cfg.resolution or 256
+    content = load_pool(cfg.data, res, cfg.max_images)
+    encoder = load_encoder(cfg.weights, progress=procs.main)
+    if cfg.model == "adain":
+        style = [torch.cat([load_pool(s, res, what="--style") for s in cfg.style])]
+    else:
+        style = style_images(cfg.style, cfg.style_size or 2 * res)
+    torch.manual_seed(cfg.seed)
+    spec = NetSpec(cfg.model, cfg.width or default_width(cfg.model), arch=encoder.arch, weights=cfg.weights)
+    disc = None
+    if cfg.model == "gan-style":
+        from artforge.nn.discriminators import PatchDiscriminator
+
+        disc = PatchDiscriminator()
+    trainer = StyliserTrainer(cfg, spec.build(), encoder, content, style, procs, disc)
+    n_style = len(style[0]) if cfg.model == "adain" else len(style)
+    return trainer, f"{len(content)} photos, {n_style} style image(s), {res} px crops", {"net": spec.to_dict()}

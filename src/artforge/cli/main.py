@@ -10,7 +10,7 @@ from artforge.errors import ArtforgeError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from artforge.cli import demo, evaluate, export, sample, stylize, train, video, weights
+    from artforge.cli import demo, evaluate, export, models, sample, stylize, train, video, weights
 
     parser = argparse.ArgumentParser(prog="artforge", description="Neural style transfer and generative image models.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_parser(sub)
     evaluate.add_parser(sub)
     export.add_parser(sub)
+    models.add_parser(sub)
     video.add_parser(sub)
     return parser
 

@@ -1,4 +1,4 @@
-"""``artforge stylize CONTENT STYLE [STYLE ...] -o OUT``: Gatys transfer from the command line."""
+"""``artforge stylize CONTENT STYLE [STYLE ...] -o OUT`` (Gatys) and ``artforge stylize --model M INPUT... -o OUT``."""
 
 from __future__ import annotations
 
@@ -30,10 +30,20 @@ def add_parser(sub: Any) -> None:
         description="Gatys neural style transfer: optimise an image so that its VGG content "
         "features match CONTENT and its Gram matrices match STYLE, coarse to fine.",
     )
-    p.add_argument("content", nargs="?", help="content image (photo)")
-    p.add_argument("styles", nargs="*", metavar="style", help="style image(s)")
-    p.add_argument("-o", "--output", required=True, help="output .png or .jpg (written only on success)")
+    p.add_argument("content", nargs="?", help="content image (photo); with --model: images, folders or globs")
+    p.add_argument("styles", nargs="*", metavar="style", help="style image(s); with --model: more content inputs")
+    p.add_argument("-o", "--output", required=True, help="output .png or .jpg, or a folder for many inputs")
     p.add_argument("--from-image", metavar="PNG", help="re-run with the parameters stored in an artforge PNG")
+    g = p.add_argument_group("feed-forward networks (instead of optimisation)")
+    g.add_argument("--model", help="a name from `artforge models`, a run dir, checkpoint, model file or .onnx")
+    g.add_argument(
+        "--method", choices=["gatys", "johnson", "adain"], default=None,
+        help="gatys (optimisation; default without --model), johnson or adain (shipped networks)",
+    )  # fmt: skip
+    g.add_argument("--style", action="append", default=[], dest="style_images", help="AdaIN: a style image")
+    g.add_argument("--alpha", type=float, default=1.0, help="AdaIN content/style trade-off (1 = all style)")
+    g.add_argument("--strength", type=float, default=1.0, help="blend with the original: 0 = photo, 1 = full")
+    g.add_argument("--batch", type=int, default=4, help="images per forward pass (4)")
     g = p.add_argument_group("size")
     g.add_argument("--size", type=int, default=S, help="long side of the output, px (512)")
     g.add_argument("--style-scale", type=float, default=S, help="style long side relative to the content's (1.0)")
@@ -92,8 +102,37 @@ CONFIG_KEYS = {
 }
 
 
+SHIPPED = {"johnson": "johnson-mountains", "adain": "adain-wesnoth"}
+
+
+def run_model(args: argparse.Namespace) -> int:
+    """``--model`` / ``--method johnson|adain``: a feed-forward network over every input."""
+    from artforge import api
+
+    given = vars(args)
+    model = args.model or SHIPPED[args.method]
+    inputs = [i for i in [args.content, *args.styles] if i]
+    if not inputs:
+        raise ArtforgeError("give at least one content image, folder or glob")
+    options: dict[str, Any] = {"strength": args.strength, "alpha": args.alpha, "batch": args.batch}
+    for key in ("size", "preserve_color", "style_blend", "tile_size", "tile_overlap"):
+        if key in given:
+            options[key] = given[key]
+    written = api.stylize_with_model(
+        inputs, args.output, model, styles=args.style_images, masks=args.mask, device=given.get("device", "auto"),
+        progress=not args.quiet, **options,
+    )  # fmt: skip
+    print(f"wrote {written[0]}" if len(written) == 1 else f"wrote {len(written)} images to {args.output}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from artforge import api
+
+    if args.model or args.method in ("johnson", "adain"):
+        return run_model(args)
+    if args.style_images:
+        raise ArtforgeError("--style is for --method adain / --model; for Gatys give STYLE images after CONTENT")
     from artforge.config import StylizeConfig
     from artforge.data import images
 

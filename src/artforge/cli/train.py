@@ -17,7 +17,7 @@ def add_parser(sub: Any) -> None:
     from artforge.registry import MODELS
 
     p = sub.add_parser(
-        "train", help="train a generative model (gan, dcgan, vae)",
+        "train", help="train a generative model (gan, dcgan, vae) or a styliser (johnson, gan-style, adain)",
         description="Train a generative model. Writes OUT/NNNNN-<model>-<data>/ with config.json, stats.jsonl, "
         "TensorBoard events, sample grids and checkpoints. Ctrl-C saves a checkpoint; --resume RUN continues exactly.",
     )  # fmt: skip
@@ -26,7 +26,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--out", default="runs", help="parent directory of numbered run dirs (runs)")
     p.add_argument("--resume", metavar="RUN", help="continue a run dir from its newest checkpoint")
     g = p.add_argument_group("data")
-    g.add_argument("--resolution", type=int, default=S, help="28, 32, 64 or 128 (native size)")
+    g.add_argument(
+        "--resolution", type=int, default=S, help="28, 32, 64 or 128 (native size); stylisers: crop px (256)"
+    )
     g.add_argument("--channels", type=int, choices=[1, 3], default=S)
     g.add_argument("--mirror", action="store_true", default=S, help="add x-flipped copies")
     g.add_argument("--conditional", action="store_true", default=S, help="class-conditional, from the labels")
@@ -39,6 +41,14 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--gp-weight", type=float, default=S, help="WGAN-GP lambda (10)")
     g.add_argument("--beta", type=float, default=S, help="VAE KL weight (1)")
     g.add_argument("--likelihood", choices=["bernoulli", "gaussian", "logistic"], default=S)
+    g = p.add_argument_group("stylisers (johnson, gan-style, adain)")
+    g.add_argument("--style", nargs="+", default=S, help="style image(s) (johnson, gan-style) or folder(s) of works")
+    g.add_argument("--style-size", type=int, default=S, help="long side of the style images (2 x resolution)")
+    g.add_argument("--content-weight", type=float, default=S, help="on the relative content loss (1)")
+    g.add_argument("--style-weight", type=float, default=S, help="on the relative style loss (5; adain 10)")
+    g.add_argument("--tv-weight", type=float, default=S, help="total variation (1; adain 0)")
+    g.add_argument("--adv-weight", type=float, default=S, help="gan-style lambda3 on the hinge loss (0.05)")
+    g.add_argument("--weights", default=S, help="VGG weights of the loss network (vgg16-hed)")
     g = p.add_argument_group("optimisation")
     g.add_argument("--kimg", type=float, default=S, help="thousands of images to train for (10)")
     g.add_argument("--batch", type=int, default=S, help="global batch (64)")

@@ -86,3 +86,15 @@ def blend_grams(grams: Sequence[Mapping[str, torch.Tensor]], weights: Sequence[f
     """A_l = sum_k b_k A_{k,l} / sum_k b_k: one target Gram per layer for several styles."""
     total = float(sum(weights))
     return {name: sum(w * g[name] for g, w in zip(grams, weights, strict=True)) / total for name in grams[0]}  # type: ignore[misc]
+
+
+def moment_loss(features: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """AdaIN style loss (Huang & Belongie 2017, eq. 4) in relative form:
+    L_s = mean_l ||mu(phi_l(g)) - mu(phi_l(s))||^2 / ||mu(phi_l(s))||^2 + the same for sigma."""
+    loss = torch.zeros((), device=next(iter(features.values())).device)
+    for name, f in features.items():
+        s = targets[name]
+        var_f, mu_f = torch.var_mean(f, dim=(2, 3), correction=0)
+        var_s, mu_s = torch.var_mean(s, dim=(2, 3), correction=0)
+        loss = loss + relative_mse(mu_f, mu_s) + relative_mse((var_f + 1e-5).sqrt(), (var_s + 1e-5).sqrt())
+    return loss / len(features)

@@ -1,0 +1,193 @@
+"""Training feed-forward stylisers with the VGG losses of the Gatys work.
+
+- johnson:   L = a L_content(f(x), x) + b L_style(f(x), s) + g L_tv   (Johnson et al. 2016)
+- gan-style: L = l1 L_content + l2 L_style + l3 L_adv, with a PatchGAN telling crops of the style
+             image(s) from crops of f(x) (the seed design's GAN-based stylisation)
+- adain:     L = L_c(f(g(t)), t) + l L_s(moments), t = AdaIN(f(c), f(s))   (Huang & Belongie 2017)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from artforge import checkpoint as ckpt
+from artforge.config import TrainConfig
+from artforge.data.crops import centre_crops, crop_generator, random_crops
+from artforge.engines.run import Batches, Processes, Stats, all_reduce_grads
+from artforge.nn.encoders import VGGEncoder
+from artforge.objectives import functional as Fn
+from artforge.objectives.adversarial import d_loss, g_loss
+
+GRID = 8
+JOHNSON_CONTENT = ["relu2_2"]  # Johnson et al. 2016, sec. 4.1
+JOHNSON_STYLE = ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
+
+
+class StyliserTrainer:
+    """One Adam step of the stylisation network (and, for gan-style, one of the discriminator) per ``step()``.
+
+    ``content`` is the uint8 crop pool ``[N, 3, 2R, 2R]``; ``style`` is the style pool (adain: crops
+    are drawn from it each step) or the style images ``[K, 3, h, w]`` in [0, 1] (johnson, gan-style).
+    """
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        net: nn.Module,
+        encoder: VGGEncoder,
+        content: torch.Tensor,
+        style: list[torch.Tensor],
+        procs: Processes,
+        disc: nn.Module | None = None,
+    ) -> None:
+        self.cfg, self.procs, self.kind = cfg, procs, cfg.model
+        dev = procs.device
+        self.net, self.encoder = net.to(dev), encoder.to(dev)
+        self.disc = disc.to(dev) if disc is not None else None
+        self.content = content
+        self.res = cfg.resolution or 256
+        lr, betas = cfg.adam()
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=lr, betas=betas)
+        self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=lr, betas=betas) if self.disc is not None else None
+        self.batches = Batches(len(content), cfg.batch, cfg.seed)
+        self.step_index = 0
+        self.stats = Stats()
+        self.w_content, self.w_style, self.w_tv = cfg.stylizer_weights()
+        self.preview = centre_crops(content, min(GRID, len(content)), self.res).to(dev)
+        if self.kind == "adain":
+            self.style_pool = style[0]  # uint8 [M, 3, 2R, 2R]
+            self.style_batches = Batches(len(self.style_pool), min(cfg.batch, len(self.style_pool)), cfg.seed + 1)
+            self.preview_style = centre_crops(self.style_pool, len(self.preview), self.res)
+            self.preview_style = self.preview_style[torch.arange(len(self.preview)) % len(self.preview_style)].to(dev)
+        else:
+            self.style_images = [s.to(dev) for s in style]
+            with torch.no_grad():
+                grams = [{k: Fn.gram(v) for k, v in self.encoder(s, JOHNSON_STYLE).items()} for s in self.style_images]
+            self.targets = Fn.blend_grams(grams, [1.0] * len(grams))  # [1, C, C] per layer
+
+    # ------------------------------------------------------------------ steps
+
+    def _local(self, t: torch.Tensor) -> torch.Tensor:
+        per = self.cfg.batch // self.procs.world
+        return t[self.procs.rank * per : (self.procs.rank + 1) * per]
+
+    def _content_batch(self) -> torch.Tensor:
+        """This process's slice of the global batch of crops (drawn identically on every process)."""
+        gen = crop_generator(self.cfg.seed, self.step_index)
+        crops = random_crops(self.content, self.batches.indices(self.step_index), self.res, gen)
+        return self._local(crops).to(self.procs.device)
+
+    def _style_crops(self, n: int, salt: int) -> torch.Tensor:
+        """``n`` random crops of the style image(s) at their training scale, [n, 3, R, R]."""
+        gen = crop_generator(self.cfg.seed, self.step_index, salt)
+        out = []
+        for _ in range(n):
+            s = self.style_images[int(torch.randint(len(self.style_images), (1,), generator=gen))]
+            h, w = s.shape[-2:]
+            r = min(self.res, h, w)
+            y = int(torch.randint(h - r + 1, (1,), generator=gen))
+            x = int(torch.randint(w - r + 1, (1,), generator=gen))
+            out.append(s[0, :, y : y + r, x : x + r])
+        return torch.stack(out)
+
+    def step(self) -> None:
+        x = self._content_batch()  # [B, 3, R, R] in [0, 1]
+        if self.kind == "adain":
+            loss = self._adain_loss(x)
+        else:
+            y = self.net(x)
+            loss = self._perceptual_loss(x, y)
+            if self.disc is not None:
+                self._disc_step(y.detach())
+                adv = g_loss("hinge", self.disc(y).flatten())
+                self.stats.add("loss/adv", adv)
+                loss = loss + self.cfg.adv_weight * adv
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        all_reduce_grads(self.net.parameters(), self.procs.world)
+        self.opt.step()
+        self.stats.add("loss/total", loss)
+        self.step_index += 1
+
+    def _perceptual_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            fx = self.encoder(x, JOHNSON_CONTENT)
+        fy = self.encoder(y, sorted(set(JOHNSON_CONTENT + JOHNSON_STYLE)))
+        lc = sum(Fn.content_loss(fy[k], fx[k]) for k in JOHNSON_CONTENT) / len(JOHNSON_CONTENT)
+        targets = {k: v.expand(len(y), -1, -1) for k, v in self.targets.items()}
+        ls = Fn.style_loss({k: fy[k] for k in JOHNSON_STYLE}, targets, dict.fromkeys(JOHNSON_STYLE, 1.0))
+        ltv = Fn.tv_loss(y)
+        self.stats.add("loss/content", lc)  # type: ignore[arg-type]
+        self.stats.add("loss/style", ls)
+        self.stats.add("loss/tv", ltv)
+        return self.w_content * lc + self.w_style * ls + self.w_tv * ltv  # type: ignore[no-any-return]
+
+    def _disc_step(self, fake: torch.Tensor) -> None:
+        assert self.disc is not None and self.opt_d is not None
+        real = self._style_crops(len(fake), salt=1)
+        loss = d_loss("hinge", self.disc(real).flatten(), self.disc(fake).flatten())
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        all_reduce_grads(self.disc.parameters(), self.procs.world)
+        self.opt_d.step()
+        self.stats.add("loss/D", loss)
+
+    def _adain_loss(self, c: torch.Tensor) -> torch.Tensor:
+        from artforge.nn.adain import LAYER, STYLE_LAYERS, adain
+
+        gen = crop_generator(self.cfg.seed, self.step_index, salt=2)
+        idx = self.style_batches.indices(self.step_index)
+        idx = idx[torch.randint(len(idx), (len(c),), generator=gen)]
+        s = random_crops(self.style_pool, idx, self.res, gen).to(self.procs.device)
+        with torch.no_grad():
+            fc = self.encoder(c, [LAYER])[LAYER]
+            fs = self.encoder(s, STYLE_LAYERS)
+            t = adain(fc, fs[LAYER])
+        g = self.net(t)
+        fg = self.encoder(g, STYLE_LAYERS)
+        lc = Fn.relative_mse(fg[LAYER], t)
+        ls = Fn.moment_loss(fg, fs)
+        self.stats.add("loss/content", lc)
+        self.stats.add("loss/style", ls)
+        return self.w_content * lc + self.w_style * ls + self.w_tv * Fn.tv_loss(g)
+
+    # ------------------------------------------------------------------ outputs and state
+
+    @torch.no_grad()
+    def samples(self) -> torch.Tensor:
+        """Fixed preview crops, stylised (adain: each with its own fixed style crop) and the inputs above."""
+        self.net.eval()
+        if self.kind == "adain":
+            from artforge.nn.adain import LAYER, adain
+
+            t = adain(self.encoder(self.preview, [LAYER])[LAYER], self.encoder(self.preview_style, [LAYER])[LAYER])
+            out = torch.cat([self.preview_style, self.net(t).clamp(0, 1)])
+        else:
+            out = self.net(self.preview).clamp(0, 1)
+        self.net.train()
+        return torch.cat([self.preview, out]).float().cpu()
+
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        t = ckpt.module_tensors("G", self.net)
+        to, groups = ckpt.optimizer_tensors("opt", self.opt)
+        t.update(to)
+        all_groups = {"opt": groups}
+        if self.disc is not None and self.opt_d is not None:
+            t.update(ckpt.module_tensors("D", self.disc))
+            td, groups_d = ckpt.optimizer_tensors("opt_d", self.opt_d)
+            t.update(td)
+            all_groups["opt_d"] = groups_d
+        meta = {"step": self.step_index, "kimg": self.step_index * self.cfg.batch / 1000, "groups": all_groups}
+        return t, meta
+
+    def restore(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any], where: Path) -> None:
+        ckpt.load_module("G", self.net, tensors, where)
+        ckpt.load_optimizer("opt", self.opt, tensors, meta["groups"]["opt"])
+        if self.disc is not None and self.opt_d is not None:
+            ckpt.load_module("D", self.disc, tensors, where)
+            ckpt.load_optimizer("opt_d", self.opt_d, tensors, meta["groups"]["opt_d"])
+        self.step_index = int(meta["step"])

@@ -1,0 +1,227 @@
+"""Feed-forward stylisers at inference: y = f_W(x) (Johnson et al. 2016; GAN-based), or
+y = g(AdaIN(f(c), f(s))) (Huang & Belongie 2017), loaded from a shipped name, a run, a checkpoint,
+a model file or an ONNX file, and run in batches and overlapping tiles.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from artforge import checkpoint as ckpt
+from artforge.engines.tiling import paste, windows
+from artforge.errors import ArtforgeError
+
+KINDS: dict[str, str] = {
+    "johnson": "per-style feed-forward network (Johnson et al. 2016)",
+    "gan-style": "per-style network trained with an adversarial term (content + style + adversarial loss)",
+    "adain": "arbitrary-style network, any style image (AdaIN, Huang & Belongie 2017)",
+}
+MODEL_FORMAT = "artforge-styliser-v1"
+PREFIX = "G"  # tensors of the stylisation network in checkpoints and model files
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """What builds the network of a model file: its kind and constructor arguments."""
+
+    kind: str
+    width: int
+    blocks: int = 5  # johnson / gan-style residual blocks
+    arch: str = "vgg16"  # adain: the encoder the decoder mirrors
+    weights: str = "vgg16-hed"  # adain: the encoder's VGG weights (see artforge.weights)
+
+    def build(self) -> nn.Module:
+        if self.kind == "adain":
+            from artforge.nn.adain import AdaINDecoder
+
+            return AdaINDecoder(self.arch, self.width)
+        from artforge.nn.transformer import TransformerNet
+
+        return TransformerNet(self.width, self.blocks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def default_width(kind: str) -> int:
+    return 1 if kind == "adain" else 16
+
+
+class Styliser:
+    """A loaded stylisation network. ``__call__``: content ``[N, 3, H, W]`` in [0, 1] -> ``[N, 3, H, W]``
+    in [0, 1]; AdaIN also takes styles (each ``[1, 3, h, w]``), ``alpha``, blend weights or masks."""
+
+    def __init__(self, spec: NetSpec, net: nn.Module, name: str, meta: dict[str, Any] | None = None) -> None:
+        self.spec, self.kind, self.name = spec, spec.kind, name
+        self.net = net.eval().requires_grad_(False)
+        self.meta = meta or {}
+        self.encoder: Any = None
+        if self.kind == "adain":
+            from artforge.weights import load_encoder
+
+            self.encoder = load_encoder(spec.weights, progress=False)
+            if self.encoder.arch != spec.arch:
+                raise ArtforgeError(f"{name}: decoder mirrors {spec.arch}, but weights {spec.weights} are not")
+
+    @property
+    def needs_style(self) -> bool:
+        return self.kind == "adain"
+
+    def to(self, device: torch.device | str) -> Styliser:
+        self.net.to(device)
+        if self.encoder is not None:
+            self.encoder.to(device)
+        return self
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        content: torch.Tensor,
+        styles: Sequence[torch.Tensor] | None = None,
+        alpha: float = 1.0,
+        style_weights: Sequence[float] | None = None,
+        masks: Sequence[torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        if self.kind != "adain":
+            return self.net(content).clamp_(0, 1)  # type: ignore[no-any-return]
+        from artforge.nn.adain import LAYER, mix_targets
+
+        if not styles:
+            raise ArtforgeError(f"{self.name} is an AdaIN model: give a style image (--style)")
+        fc = self.encoder(content, [LAYER])[LAYER]
+        fs = [self.encoder(s, [LAYER])[LAYER].expand(len(content), -1, -1, -1) for s in styles]
+        t = mix_targets(fc, fs, alpha, style_weights, masks)
+        out = self.net(t)[..., : content.shape[-2], : content.shape[-1]]
+        return out.clamp_(0, 1)  # type: ignore[no-any-return]
+
+
+def run_tiled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, tile: int, overlap: int) -> torch.Tensor:
+    """fn over overlapping ``tile`` px windows of ``x`` ``[N, 3, H, W]``, cross-faded over ``overlap`` px
+    (no seams); one pass when the image fits in a tile."""
+    h, w = x.shape[-2:]
+    if max(h, w) <= tile:
+        return fn(x)
+    canvas = torch.zeros_like(x)
+    for win in windows(h, w, tile, overlap):
+        y0, y1, x0, x1 = win
+        paste(canvas, fn(x[..., y0:y1, x0:x1]), win, overlap)
+    return canvas
+
+
+# ---------------------------------------------------------------- files
+
+
+def models_dir() -> Path:
+    """Shipped models: ``src/artforge/models/<name>.safetensors`` (package data)."""
+    return Path(__file__).resolve().parent / "models"
+
+
+def shipped() -> dict[str, Path]:
+    d = models_dir()
+    return {p.stem: p for p in sorted(d.glob("*.safetensors"))} if d.is_dir() else {}
+
+
+def trained(root: str | os.PathLike[str] = "runs") -> dict[str, Path]:
+    """Run dirs under ``root`` (the default ``--out`` of ``artforge train``) that hold a styliser."""
+    out: dict[str, Path] = {}
+    base = Path(root)
+    if not base.is_dir():
+        return out
+    for run in sorted(base.iterdir()):
+        cfg = run / "config.json"
+        if not (cfg.is_file() and ckpt.checkpoints(run)):
+            continue
+        try:
+            model = json.loads(cfg.read_text()).get("model")
+        except (OSError, ValueError):
+            continue
+        if model in KINDS:
+            out[run.name] = run
+    return out
+
+
+def list_models(root: str | os.PathLike[str] = "runs") -> list[dict[str, Any]]:
+    """``[{name, kind, source, path, description}]`` for shipped models and trained runs under ``root``."""
+    rows: list[dict[str, Any]] = []
+    for source, table in (("shipped", shipped()), ("trained", trained(root))):
+        for name, path in table.items():
+            try:
+                _, meta = _read(ckpt.latest(path) if path.is_dir() else path)
+            except ArtforgeError:
+                continue
+            kind = meta.get("model", "?")
+            rows.append(
+                {
+                    "name": name, "kind": kind, "source": source, "path": str(path),
+                    "description": meta.get("description") or KINDS.get(kind, ""),
+                }
+            )  # fmt: skip
+    return rows
+
+
+def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    tensors, meta = ckpt.load(path)
+    kind = meta.get("model")
+    if kind not in KINDS:
+        what = f"a {kind} checkpoint" if kind else "not an artforge model"
+        raise ArtforgeError(f"{path}: {what}, not a styliser ({', '.join(KINDS)})")
+    return tensors, meta
+
+
+def spec_from_meta(meta: dict[str, Any], where: Path) -> NetSpec:
+    if "net" in meta:
+        try:
+            return NetSpec(**meta["net"])
+        except TypeError:
+            raise ArtforgeError(f"{where}: unreadable network description {meta['net']}") from None
+    cfg = meta.get("config") or {}
+    kind = str(meta["model"])
+    return NetSpec(kind, int(cfg.get("width") or default_width(kind)), weights=str(cfg.get("weights", "vgg16-hed")))
+
+
+def resolve(spec: str | os.PathLike[str], root: str | os.PathLike[str] = "runs") -> Path:
+    """A shipped name, a trained run's name under ``root``, a run dir, a checkpoint or a model file -> a file."""
+    s = str(spec)
+    if s in shipped():
+        return shipped()[s]
+    p = Path(s)
+    if not p.exists() and s in trained(root):
+        p = trained(root)[s]
+    if p.is_dir():
+        return ckpt.latest(p)
+    if p.is_file():
+        return p
+    names = ", ".join([*shipped(), *trained(root)]) or "none"
+    raise ArtforgeError(f"--model {s}: no such model file, run dir or name (known: {names}; see `artforge models`)")
+
+
+def load(spec: str | os.PathLike[str], device: torch.device | str = "cpu", root: str = "runs") -> Any:
+    """A :class:`Styliser` (or, for ``.onnx`` files, an onnxruntime one with the same call)."""
+    path = resolve(spec, root)
+    if path.suffix == ".onnx":
+        from artforge.onnx_runtime import OnnxStyliser
+
+        return OnnxStyliser(path)
+    tensors, meta = _read(path)
+    net_spec = spec_from_meta(meta, path)
+    net = net_spec.build()
+    ckpt.load_module(PREFIX, net, {k: v.float() for k, v in tensors.items()}, path)
+    return Styliser(net_spec, net, path.stem if path.parent == models_dir() else str(spec), meta).to(device)
+
+
+def save_model(path: Path, styliser: Styliser, fp16: bool = True, extra: dict[str, Any] | None = None) -> Path:
+    """A small inference file: the network's weights (fp16 by default) + its NetSpec and metadata."""
+    tensors = ckpt.module_tensors(PREFIX, styliser.net)
+    if fp16:
+        tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
+    keep = {k: v for k, v in styliser.meta.items() if k in ("config", "description", "training")}
+    ckpt.save(path, tensors, {**keep, **(extra or {}), "model": styliser.kind, "net": styliser.spec.to_dict()})
+    return path

@@ -1,0 +1,280 @@
+"""Feed-forward stylisers: architectures, AdaIN's formula, training (incl. the adversarial term and
+exact resume), inference (batches, tiles, strength, colour) and the CLI, with real photos and VGG16."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from artforge import api, stylisers
+from artforge.config import TrainConfig
+from artforge.engines.run import Processes
+from artforge.nn.adain import AdaINDecoder, adain, mean_std, mix_targets
+from artforge.nn.discriminators import PatchDiscriminator
+from artforge.nn.transformer import TransformerNet
+
+CPU = Processes(0, 1, torch.device("cpu"))
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six real photographs (scikit-image), 96 px."""
+    import skimage.data
+
+    d = tmp_path_factory.mktemp("photos")
+    for name in ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "retina"):
+        img = Image.fromarray(getattr(skimage.data, name)()[..., :3])
+        img.thumbnail((96, 96))
+        img.save(d / f"{name}.png")
+    return d
+
+
+def tiny_cfg(**kw: object) -> TrainConfig:
+    base: dict[str, object] = {
+        "model": "johnson", "style": ["sample:mountains"], "resolution": 32, "batch": 2, "kimg": 0.008,
+        "snap_kimg": 0.004, "tick_kimg": 0.002, "width": 4, "seed": 3,
+    }  # fmt: skip
+    return TrainConfig.from_dict({**base, **kw})
+
+
+# ---------------------------------------------------------------- architectures
+
+
+@pytest.mark.parametrize("size", [(37, 50), (64, 64), (17, 90), (21, 19)])
+def test_transformer_keeps_odd_sizes(size: tuple[int, int]) -> None:
+    net = TransformerNet(width=4)
+    x = torch.rand(2, 3, *size)
+    assert net(x).shape == x.shape
+
+
+def test_transformer_upsamples_without_transposed_convolutions() -> None:
+    net = TransformerNet(width=8)
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in net.modules())
+    assert sum(isinstance(m, torch.nn.InstanceNorm2d) for m in net.modules()) == 3 + 2 * 5 + 2
+    assert sum(isinstance(m, torch.nn.ReflectionPad2d) for m in net.modules()) == 3 + 2 * 5 + 3
+
+
+def test_decoder_mirrors_the_encoder_to_relu4_1() -> None:
+    dec = AdaINDecoder("vgg16", width=8)
+    t = torch.randn(1, 512 // 8, 5, 7)
+    assert dec(t).shape == (1, 3, 40, 56)
+    assert sum(isinstance(m, torch.nn.Upsample) for m in dec.modules()) == 3
+
+
+def test_patch_discriminator_gives_a_grid_of_logits() -> None:
+    d = PatchDiscriminator(width=8)
+    assert d(torch.rand(2, 3, 64, 64)).shape == (2, 1, 6, 6)
+
+
+# ---------------------------------------------------------------- AdaIN
+
+
+def test_adain_transfers_channel_mean_and_std() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 9, 11) * 3 + 1
+    y = torch.randn(2, 5, 13, 6) * torch.rand(1, 5, 1, 1) * 4 - 2
+    out = adain(x, y)
+    mu_o, sd_o = mean_std(out)
+    mu_y, sd_y = mean_std(y)
+    assert torch.allclose(mu_o, mu_y, atol=1e-5) and torch.allclose(sd_o, sd_y, atol=1e-3)
+    # the paper's equation, channel by channel, by hand
+    c = 3
+    xs, ys = x[1, c], y[1, c]
+    hand = (ys.var(correction=0) + 1e-5).sqrt() * (xs - xs.mean()) / (xs.var(correction=0) + 1e-5).sqrt() + ys.mean()
+    assert torch.allclose(out[1, c], hand, atol=1e-5)
+
+
+def test_mix_targets_alpha_weights_and_masks() -> None:
+    torch.manual_seed(0)
+    fc, s1, s2 = torch.randn(1, 4, 6, 6), torch.randn(1, 4, 6, 6) + 3, torch.randn(1, 4, 6, 6) - 3
+    assert torch.equal(mix_targets(fc, [s1], alpha=0.0), fc)
+    half = mix_targets(fc, [s1], alpha=0.5)
+    assert torch.allclose(half, 0.5 * fc + 0.5 * adain(fc, s1))
+    blend = mix_targets(fc, [s1, s2], weights=[3, 1])
+    assert torch.allclose(blend, 0.75 * adain(fc, s1) + 0.25 * adain(fc, s2), atol=1e-6)
+    left = torch.zeros(1, 1, 6, 6)
+    left[..., :3] = 1
+    masked = mix_targets(fc, [s1, s2], masks=[left, 1 - left])
+    assert torch.allclose(masked[..., :3], adain(fc, s1)[..., :3]) and torch.allclose(
+        masked[..., 3:], adain(fc, s2)[..., 3:]
+    )
+
+
+def test_alpha_zero_decodes_the_content_features(tiny_vgg: torch.nn.Module) -> None:
+    """--alpha 0: the decoder sees f(c) itself, so the output is g(f(c)), the content's reconstruction."""
+    vgg = tiny_vgg
+    dec = AdaINDecoder("vgg16", width=16)
+    sty = stylisers.Styliser.__new__(stylisers.Styliser)
+    sty.spec, sty.kind, sty.name, sty.meta = stylisers.NetSpec("adain", 16), "adain", "t", {}
+    sty.net, sty.encoder = dec.eval(), vgg
+    c, s = torch.rand(1, 3, 40, 48), torch.rand(1, 3, 64, 64)
+    out = sty(c, [s], alpha=0.0)
+    expect = dec(vgg(c, ["relu4_1"])["relu4_1"]).clamp(0, 1)
+    assert torch.allclose(out, expect, atol=1e-6)
+    assert not torch.allclose(sty(c, [s], alpha=1.0), expect, atol=1e-3)
+
+
+# ---------------------------------------------------------------- training
+
+
+def test_adversarial_term_adds_exactly_its_gradient(photos: Path, weights_cache: Path) -> None:
+    """dL/dW with lambda3 = dL/dW without + lambda3 * dL_adv/dW, and L_adv's gradient is not zero."""
+    from artforge.training import build_styliser
+
+    os.environ["ARTFORGE_CACHE"] = str(weights_cache)
+    cfg = tiny_cfg(model="gan-style", data=str(photos), adv_weight=0.5)
+    trainer, _, _ = build_styliser(cfg, CPU)
+    trainer.disc.eval()  # no spectral-norm power iteration between the three evaluations
+    for m in (trainer.net, trainer.disc, trainer.encoder):
+        m.double()  # float64: the comparison below subtracts two large gradients
+    trainer.targets = {k: v.double() for k, v in trainer.targets.items()}
+    x = trainer._content_batch().double()
+
+    def grads(with_adv: bool) -> list[torch.Tensor]:
+        trainer.net.zero_grad()
+        y = trainer.net(x)
+        loss = trainer._perceptual_loss(x, y)
+        if with_adv:
+            from artforge.objectives.adversarial import g_loss
+
+            loss = loss + cfg.adv_weight * g_loss("hinge", trainer.disc(y).flatten())
+        loss.backward()
+        return [p.grad.clone() for p in trainer.net.parameters()]
+
+    def adv_only() -> list[torch.Tensor]:
+        from artforge.objectives.adversarial import g_loss
+
+        trainer.net.zero_grad()
+        g_loss("hinge", trainer.disc(trainer.net(x)).flatten()).backward()
+        return [p.grad.clone() for p in trainer.net.parameters()]
+
+    g0, g1, ga = grads(False), grads(True), adv_only()
+    assert max(float(a.abs().max()) for a in ga) > 1e-2  # far above the tolerance below
+    for a, b, c in zip(g0, g1, ga, strict=True):
+        assert torch.allclose(b - a, 0.5 * c, atol=1e-5, rtol=1e-4)  # biases before instance norm: ~0 + noise
+
+
+def test_training_lowers_the_loss_and_resume_is_exact(photos: Path, tmp_path: Path, weights_cache: Path) -> None:
+    os.environ["ARTFORGE_CACHE"] = str(weights_cache)
+    cfg = tiny_cfg(data=str(photos), kimg=0.016, snap_kimg=0.008)
+    full = api.train(cfg, out=tmp_path / "a", progress=False)
+    half = api.train(cfg, out=tmp_path / "b", progress=False, kimg=0.008)
+    resumed = api.train(resume=half.parent, progress=False, kimg=0.016)
+    ta, tb = (stylisers.ckpt.load(p)[0] for p in (full, resumed))
+    assert ta.keys() == tb.keys() and all(torch.equal(ta[k], tb[k]) for k in ta)
+    rows = [json.loads(line) for line in (full.parent / "stats.jsonl").read_text().splitlines()]
+    style = [r["loss/style"] for r in rows if "loss/style" in r]
+    assert style[-1] < style[0]
+
+
+@pytest.mark.parametrize("model", ["adain", "gan-style"])
+def test_adain_and_gan_style_train_and_load(model: str, photos: Path, tmp_path: Path, weights_cache: Path) -> None:
+    os.environ["ARTFORGE_CACHE"] = str(weights_cache)
+    style = [str(photos)] if model == "adain" else ["sample:mountains"]
+    last = api.train(tiny_cfg(model=model, data=str(photos), style=style), out=tmp_path, progress=False)
+    sty = stylisers.load(last.parent)
+    assert sty.kind == model and sty.needs_style == (model == "adain")
+    x = torch.rand(1, 3, 40, 56)
+    y = sty(x, [torch.rand(1, 3, 64, 64)]) if model == "adain" else sty(x)
+    assert y.shape == x.shape and 0 <= float(y.min()) and float(y.max()) <= 1
+
+
+# ---------------------------------------------------------------- inference
+
+
+def test_tiles_cross_fade_to_the_untiled_result() -> None:
+    """For a pointwise function the paste weights must sum to one everywhere: tiled == untiled."""
+    x = torch.rand(1, 3, 150, 210)
+    f = lambda t: t.square() * 0.7 + 0.1  # noqa: E731
+    assert torch.allclose(stylisers.run_tiled(f, x, 64, 16), f(x), atol=1e-6)
+
+
+def test_tiled_network_has_no_seams() -> None:
+    """Tiled and untiled outputs of a network differ little, and no more at tile borders than inside."""
+    torch.manual_seed(0)
+    net = TransformerNet(width=4).eval()
+    x = torch.rand(1, 3, 160, 160)
+    with torch.no_grad():
+        tiled = stylisers.run_tiled(net, x, 96, 32)
+    jump = (tiled[..., :, 1:] - tiled[..., :, :-1]).abs().mean(dim=(0, 1, 2))  # per column
+    assert float(jump[60:70].max()) < 2 * float(jump.median()) + 1e-3
+
+
+@pytest.fixture(scope="module")
+def johnson_run(photos: Path, tmp_path_factory: pytest.TempPathFactory, weights_cache: Path) -> Path:
+    os.environ["ARTFORGE_CACHE"] = str(weights_cache)
+    out = tmp_path_factory.mktemp("runs")
+    return api.train(tiny_cfg(data=str(photos)), out=out, progress=False).parent
+
+
+def test_strength_and_colour_preservation(johnson_run: Path, photos: Path, tmp_path: Path) -> None:
+    from artforge.data import color, images
+
+    src = photos / "coffee.png"
+    full = api.stylize_with_model(str(src), tmp_path / "full.png", johnson_run)[0]
+    none = api.stylize_with_model(str(src), tmp_path / "none.png", johnson_run, strength=0.0)[0]
+    lum = api.stylize_with_model(str(src), tmp_path / "lum.png", johnson_run, preserve_color="luminance")[0]
+    x = images.to_tensor(images.load(src))
+    assert np.abs(np.asarray(Image.open(none), np.int16) - np.asarray(Image.open(src), np.int16)).max() <= 1
+    y_full, y_lum = images.to_tensor(Image.open(full)), images.to_tensor(Image.open(lum))
+    chroma = lambda t: color.rgb_to_yiq(t)[:, 1:]  # noqa: E731
+    assert (chroma(y_lum) - chroma(x)).abs().mean() < 0.5 * (chroma(y_full) - chroma(x)).abs().mean()
+
+
+def test_batches_of_mixed_sizes_match_single_images(johnson_run: Path, photos: Path, tmp_path: Path) -> None:
+    out = api.stylize_with_model(str(photos), tmp_path / "all", johnson_run, batch=4)
+    assert sorted(p.name for p in out) == sorted(p.name for p in photos.glob("*.png"))
+    one = api.stylize_with_model(str(photos / "rocket.png"), tmp_path / "one.png", johnson_run)[0]
+    a = np.asarray(Image.open(tmp_path / "all" / "rocket.png"), np.int16)
+    assert np.abs(a - np.asarray(Image.open(one), np.int16)).max() <= 1
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "artforge", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300
+    )
+
+
+def test_cli_models_and_stylize(johnson_run: Path, photos: Path, tmp_path: Path) -> None:
+    r = run_cli("models", "--json", "--runs", str(johnson_run.parent))
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    mine = [row for row in rows if row["name"] == johnson_run.name]
+    assert mine and mine[0]["kind"] == "johnson"
+    assert all({"name", "kind"} <= set(row) for row in rows)
+    r = run_cli("stylize", "--model", str(johnson_run), str(photos / "*.png"), "-o", str(tmp_path / "o"), "-q")
+    assert r.returncode == 0, r.stderr
+    assert len(list((tmp_path / "o").glob("*.png"))) == 6
+
+
+def test_cli_bad_models_and_styles(johnson_run: Path, photos: Path, tmp_path: Path) -> None:
+    dcgan = api.train(
+        TrainConfig(model="dcgan", data="fashion-mnist", max_images=64, batch=32, kimg=0.032, snap_kimg=0.032),
+        out=tmp_path / "g", progress=False,
+    )  # fmt: skip
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a model at all")
+    keep = tmp_path / "keep.png"
+    keep.write_bytes(b"precious")
+    for model in (str(dcgan), str(junk), str(tmp_path / "missing")):
+        r = run_cli("stylize", "--model", model, str(photos / "rocket.png"), "-o", str(keep))
+        assert r.returncode == 1 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+        assert keep.read_bytes() == b"precious"
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (20, 20), (200, 10, 10)).save(tiny)
+    adain_run = api.train(
+        tiny_cfg(model="adain", data=str(photos), style=[str(photos)]), out=tmp_path / "a", progress=False
+    ).parent
+    r = run_cli("stylize", "--model", str(adain_run), str(photos / "rocket.png"), "--style", str(tiny), "-o", str(keep))
+    assert r.returncode == 1 and "too small" in r.stderr and keep.read_bytes() == b"precious"
+    r = run_cli("stylize", "--model", str(adain_run), str(photos / "rocket.png"), "-o", str(keep))
+    assert r.returncode == 1 and "--style" in r.stderr
