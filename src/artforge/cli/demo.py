@@ -9,7 +9,9 @@ from typing import Any
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("demo", help="stylise a sample photo with a bundled painting")
+    p = sub.add_parser(
+        "demo", help="stylise a sample photo with a bundled painting (Gatys, then the shipped feed-forward models)"
+    )
     p.add_argument("-o", "--output", default="out/demo.png", help="where to write the result (out/demo.png)")
     p.add_argument("--content", default="sample:chelsea", help="content image (sample:chelsea)")
     p.add_argument("--style", default="sample:mountains", help="style image (sample:mountains)")
@@ -29,4 +31,15 @@ def run(args: argparse.Namespace) -> int:
     t = time.perf_counter()
     path = api.stylize_to_file(args.content, [args.style], out, cfg)
     print(f"done in {time.perf_counter() - t:.0f} s; the result is {path.resolve()}")
+    from artforge import stylisers
+
+    shipped = stylisers.shipped()
+    for name, style in (("johnson-mountains", ()), ("adain-wesnoth", ("sample:swamp",))):
+        if name not in shipped:
+            continue
+        dest = out.with_name(f"{out.stem}-{name}{out.suffix}")
+        t = time.perf_counter()
+        api.stylize_with_model(args.content, dest, name, styles=style, size=args.size)
+        how = f"style {style[0]}" if style else "its own style"
+        print(f"feed-forward {name} ({how}): {time.perf_counter() - t:.1f} s; the result is {dest.resolve()}")
     return 0
