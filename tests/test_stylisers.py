@@ -64,7 +64,7 @@ def test_transformer_upsamples_without_transposed_convolutions() -> None:
 
 def test_decoder_mirrors_the_encoder_to_relu4_1() -> None:
     dec = AdaINDecoder("vgg16", width=8)
-    t = torch.randn(1, 512 // 8, 5, 7)
+    t = torch.randn(1, 512, 5, 7)
     assert dec(t).shape == (1, 3, 40, 56)
     assert sum(isinstance(m, torch.nn.Upsample) for m in dec.modules()) == 3
 
@@ -111,7 +111,7 @@ def test_mix_targets_alpha_weights_and_masks() -> None:
 def test_alpha_zero_decodes_the_content_features(tiny_vgg: torch.nn.Module) -> None:
     """--alpha 0: the decoder sees f(c) itself, so the output is g(f(c)), the content's reconstruction."""
     vgg = tiny_vgg
-    dec = AdaINDecoder("vgg16", width=16)
+    dec = AdaINDecoder("vgg16", width=16, in_channels=32)
     sty = stylisers.Styliser.__new__(stylisers.Styliser)
     sty.spec, sty.kind, sty.name, sty.meta = stylisers.NetSpec("adain", 16), "adain", "t", {}
     sty.net, sty.encoder = dec.eval(), vgg

@@ -135,6 +135,8 @@ def stylize_files(
     if not files:
         raise ArtforgeError("give at least one content image")
     outs = output_paths(files, output)
+    if len(outs) > 1 or outs[0].parent != Path(output).parent:  # a folder output: made if missing
+        Path(output).mkdir(parents=True, exist_ok=True)
     for o in outs:
         images.check_writable(o)
     if getattr(styliser, "needs_style", False) and not styles:
@@ -166,7 +168,7 @@ def stylize_files(
 
 def _call(styliser: Any, xm: torch.Tensor, styles: list[torch.Tensor], opts: ModelOptions) -> torch.Tensor:
     """The styliser on a tile ``[B, 3 + K, h, w]``: RGB, then K style masks (AdaIN) -> ``[B, 3 + K, h, w]``."""
-    x, masks = xm[:, :3], list(xm[:, 3:].split(1, dim=1))
+    x, masks = xm[:, :3], list(xm[:, 3:].split(1, dim=1)) if xm.shape[1] > 3 else []
     if not styles:
         y = styliser(x)
     else:

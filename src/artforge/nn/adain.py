@@ -60,14 +60,14 @@ def _conv(c_in: int, c_out: int, relu: bool = True) -> list[nn.Module]:
 
 class AdaINDecoder(nn.Module):
     """g: relu4_1 features ``[N, C4, H/8, W/8]`` -> image ``[N, 3, H, W]``; the mirror of the VGG
-    encoder's first four blocks (channel counts divided by ``width``)."""
+    encoder's first four blocks (its hidden channel counts divided by ``width``)."""
 
-    def __init__(self, arch: str = "vgg16", width: int = 1) -> None:
+    def __init__(self, arch: str = "vgg16", width: int = 1, in_channels: int | None = None) -> None:
         super().__init__()
         self.arch, self.width = arch, width
         plan = [[max(c // width, 1) for c in block] for block in VGG_PLANS[arch][:4]]
         layers: list[nn.Module] = []
-        c = plan[3][0]  # relu4_1
+        c = in_channels or VGG_PLANS[arch][3][0]  # relu4_1 of the (full-width) encoder
         for b in (2, 1, 0):  # block 3 -> 1, mirrored: conv to the block's width, then its remaining convs
             block = plan[b]
             layers += _conv(c, block[-1]) + [nn.Upsample(scale_factor=2, mode="nearest")]
