@@ -1,6 +1,7 @@
-"""Video stylisation: o_t = (m w) * W(o_{t-1}) + (1 - m w) * f(x_t) for each frame x_t in order (``temporal``), with
-f a feed-forward styliser (Johnson et al. 2016, GAN-based, or AdaIN, Huang & Belongie 2017) and the occlusion-aware
-warping of Ruder et al. 2016; decoded and encoded with PyAV, audio kept, OUT replaced only by a finished video.
+"""Video stylisation: o_t = (m w) * W(o_{t-1}) + (1 - m w) * f(x_t), contrast-matched to f(x_t), for each frame x_t
+in order (``temporal``), with f a feed-forward styliser (Johnson et al. 2016, GAN-based, or AdaIN, Huang & Belongie
+2017) and the occlusion-aware warping of Ruder et al. 2016; decoded and encoded with PyAV, audio kept, OUT replaced
+only by a finished video.
 """
 
 from __future__ import annotations
