@@ -20,7 +20,7 @@ from artforge.errors import ArtforgeError
 from artforge.stylisers import NetSpec, Styliser
 from artforge.video import flow, io
 from artforge.video.pipeline import FrameStyliser, stylize_video
-from artforge.video.temporal import DEFAULT_WEIGHT, match_contrast, warp
+from artforge.video.temporal import DEFAULT_WEIGHT, box, match_contrast, warp
 
 av = pytest.importorskip("av")
 cv2 = pytest.importorskip("cv2")
@@ -157,6 +157,8 @@ def test_contrast_match_restores_the_texture_that_averaging_flattens() -> None:
     assert restored[inner].std() == pytest.approx(float(b[inner].std()), rel=0.05)
     assert torch.allclose(match_contrast(b, b), b, atol=1e-6)  # where nothing was blended, nothing changes
     assert (restored - mixed).mean().abs() < 1e-3  # local means are kept
+    two = torch.cat([a, b])  # a batch of 2 takes the pooling path (as on a GPU), one image OpenCV's box filter
+    assert torch.allclose(box(two, 9), torch.cat([box(a, 9), box(b, 9)]), atol=1e-5)
 
 
 def test_occluded_pixels_take_the_fresh_stylisation() -> None:

