@@ -11,7 +11,7 @@ so the end-to-end figure is what ``artforge eval`` and ``train --metrics`` see p
 Inception weights (offline, not in the artforge cache) the Inception is built with random weights and the output
 says so: speed does not depend on the weights' values.
 
-Full run (~5 min on 2 cores):  python benchmarks/feature_extraction.py
+Full run (~7 min on 2 cores):  python benchmarks/feature_extraction.py
 Quick check (seconds):         python benchmarks/feature_extraction.py --quick
 """
 

@@ -127,8 +127,8 @@ def summary(values: list[float]) -> dict[str, float]:
     return {"mean": float(v.mean()), "std": std, "min": float(v.min()), "max": float(v.max()), "repeats": len(v)}
 
 
-def pm(s: dict[str, float] | None, scale: float = 1.0) -> str:
-    return "-" if s is None else f"{s['mean'] * scale:.3f} ± {s['std'] * scale:.3f}"
+def pm(s: dict[str, float] | None, fmt: str = ".3f") -> str:
+    return "-" if s is None else f"{s['mean']:{fmt}} ± {s['std']:{fmt}}"
 
 
 def fid_study(f: Features, sizes: list[int], repeats: int, rng: np.random.Generator) -> dict[str, Any]:
@@ -209,9 +209,9 @@ def main() -> int:
     print(f"fit mean = FID_inf + b/N: FID_inf = {fs['fid_inf']:.3f}, b = {fs['slope']:.0f}")
 
     out["kid_pr"] = kp = kid_pr_study(f, kid_sizes, args.repeats, rng)
-    print("\n2. KID x 1e3 and precision/recall (k=3), train N vs test N (one distribution)")
-    rows = [[n, f"{kp[n]['kid']['mean'] * 1e3:.3f}", f"{kp[n]['kid']['std'] * 1e3:.3f}",
-             f"{kp[n]['negative']}/{kp[n]['kid']['repeats']}", pm(kp[n]["kid_gap"], 1e3), pm(kp[n]["precision"]),
+    print("\n2. KID and precision/recall (k=3), train N vs test N (one distribution)")
+    rows = [[n, f"{kp[n]['kid']['mean']:.3g}", f"{kp[n]['kid']['std']:.3g}",
+             f"{kp[n]['negative']}/{kp[n]['kid']['repeats']}", pm(kp[n]["kid_gap"], ".3g"), pm(kp[n]["precision"]),
              pm(kp[n]["recall"])] for n in kid_sizes]  # fmt: skip
     print(table(["N", "KID mean", "KID std", "KID < 0", f"KID vs blurred r={args.blur}", "precision", "recall"], rows))
 

@@ -12,7 +12,7 @@ spectrum (lambda_k ~ k^-1.5, like pooled CNN features), one set per side, so bot
 realistic in conditioning. Each method runs ``--rounds`` times, interleaved (order alternating); the median is
 reported, with the two FID values and their relative difference.
 
-Full run (~1-2 min on 2 cores):  python benchmarks/sqrtm.py
+Full run (~1 min on 2 cores):    python benchmarks/sqrtm.py
 Quick check (seconds):           python benchmarks/sqrtm.py --quick
 """
 
