@@ -51,8 +51,9 @@ def save(path: Path, tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any
             os.fsync(f.fileno())
 
 
-def load(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Tensors and metadata of an artforge checkpoint; anything else is an ArtforgeError."""
+def load(path: Path, tensors: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Tensors (none when ``tensors`` is False: metadata only) and metadata of an artforge checkpoint;
+    anything else is an ArtforgeError."""
     from safetensors import SafetensorError, safe_open
 
     if not path.is_file():
@@ -60,7 +61,7 @@ def load(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     try:
         with safe_open(str(path), framework="pt") as f:
             meta_text = (f.metadata() or {}).get("artforge")
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            values = {k: f.get_tensor(k) for k in f.keys()} if tensors else {}
     except (SafetensorError, OSError, ValueError) as e:
         raise ArtforgeError(f"{path}: not a readable artforge checkpoint ({e})") from None
     if not meta_text:
@@ -68,7 +69,7 @@ def load(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     meta = json.loads(meta_text)
     if meta.get("format") != FORMAT:
         raise ArtforgeError(f"{path}: unsupported checkpoint format {meta.get('format')!r}")
-    return tensors, meta
+    return values, meta
 
 
 def checkpoints(run: Path) -> list[Path]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,7 +98,7 @@ def _load(spec: str, size: int | None, what: str, min_side: int = images.MIN_SID
     return images.to_tensor(img)  # [1, 3, H, W]
 
 
-def _batches(items: list[tuple[int, torch.Tensor]], batch: int) -> Iterator[list[tuple[int, torch.Tensor]]]:
+def _batches(items: Iterable[tuple[int, torch.Tensor]], batch: int) -> Iterator[list[tuple[int, torch.Tensor]]]:
     """Consecutive runs of equal-sized images, at most ``batch`` long."""
     group: list[tuple[int, torch.Tensor]] = []
     for item in items:
@@ -148,7 +148,7 @@ def stylize_files(
     style_t = [_load(s, opts.style_size, "style image", MIN_STYLE_SIDE).to(device) for s in styles]
     written: list[Path] = []
     bar = tqdm(total=len(files), unit="img", desc="stylize", disable=not progress, dynamic_ncols=True)
-    items = [(i, _load(f, opts.size, "content image")) for i, f in enumerate(files)]
+    items = ((i, _load(f, opts.size, "content image")) for i, f in enumerate(files))  # decoded one batch at a time
     try:
         for group in _batches(items, opts.batch):
             x = torch.cat([t for _, t in group]).to(device)  # [B, 3, H, W]

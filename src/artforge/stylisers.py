@@ -154,7 +154,7 @@ def list_models(root: str | os.PathLike[str] = "runs") -> list[dict[str, Any]]:
     for source, table in (("shipped", shipped()), ("trained", trained(root))):
         for name, path in table.items():
             try:
-                _, meta = _read(ckpt.latest(path) if path.is_dir() else path)
+                _, meta = _read(ckpt.latest(path) if path.is_dir() else path, tensors=False)
             except ArtforgeError:
                 continue
             kind = meta.get("model", "?")
@@ -167,39 +167,36 @@ def list_models(root: str | os.PathLike[str] = "runs") -> list[dict[str, Any]]:
     return rows
 
 
-def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    tensors, meta = ckpt.load(path)
+def _read(path: Path, tensors: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    values, meta = ckpt.load(path, tensors)
     kind = meta.get("model")
     if kind not in KINDS:
         what = f"a {kind} checkpoint" if kind else "not an artforge model"
         raise ArtforgeError(f"{path}: {what}, not a styliser ({', '.join(KINDS)})")
-    return tensors, meta
+    return values, meta
 
 
 def spec_from_meta(meta: dict[str, Any], where: Path) -> NetSpec:
-    if "net" in meta:
-        try:
-            return NetSpec(**meta["net"])
-        except TypeError:
-            raise ArtforgeError(f"{where}: unreadable network description {meta['net']}") from None
-    cfg = meta.get("config") or {}
-    kind = str(meta["model"])
-    return NetSpec(kind, int(cfg.get("width") or default_width(kind)), weights=str(cfg.get("weights", "vgg16-hed")))
+    """The NetSpec that training checkpoints and model files both store under ``net``."""
+    try:
+        return NetSpec(**meta["net"])
+    except (KeyError, TypeError):
+        raise ArtforgeError(f"{where}: holds no readable network description") from None
 
 
 def resolve(spec: str | os.PathLike[str], root: str | os.PathLike[str] = "runs") -> Path:
     """A shipped name, a trained run's name under ``root``, a run dir, a checkpoint or a model file -> a file."""
-    s = str(spec)
-    if s in shipped():
-        return shipped()[s]
+    s, ours = str(spec), shipped()
+    if s in ours:
+        return ours[s]
     p = Path(s)
-    if not p.exists() and s in trained(root):
-        p = trained(root)[s]
+    runs = trained(root) if not p.exists() else {}
+    p = runs.get(s, p)
     if p.is_dir():
         return ckpt.latest(p)
     if p.is_file():
         return p
-    names = ", ".join([*shipped(), *trained(root)]) or "none"
+    names = ", ".join([*ours, *runs]) or "none"
     raise ArtforgeError(f"--model {s}: no such model file, run dir or name (known: {names}; see `artforge models`)")
 
 

@@ -103,7 +103,9 @@ class StyliserTrainer:
             loss = self._perceptual_loss(x, y)
             if self.disc is not None:
                 self._disc_step(y.detach())
+                self.disc.requires_grad_(False)  # G's adversarial term: no gradients for D's weights
                 adv = g_loss("hinge", self.disc(y).flatten())
+                self.disc.requires_grad_(True)
                 self.stats.add("loss/adv", adv)
                 loss = loss + self.cfg.adv_weight * adv
         self.opt.zero_grad(set_to_none=True)
