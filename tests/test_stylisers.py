@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from artforge.config import TrainConfig
 from artforge.engines.run import Processes
 from artforge.nn.adain import AdaINDecoder, adain, mean_std, mix_targets
 from artforge.nn.discriminators import PatchDiscriminator
-from artforge.nn.transformer import TransformerNet
+from artforge.nn.transformer import ConvLayer, TransformerNet, UpsampleConv, conv_space_to_depth, upsample_conv
 
 CPU = Processes(0, 1, torch.device("cpu"))
 
@@ -60,6 +61,43 @@ def test_transformer_upsamples_without_transposed_convolutions() -> None:
     assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in net.modules())
     assert sum(isinstance(m, torch.nn.InstanceNorm2d) for m in net.modules()) == 3 + 2 * 5 + 2
     assert sum(isinstance(m, torch.nn.ReflectionPad2d) for m in net.modules()) == 3 + 2 * 5 + 3
+
+
+def test_upsample_conv_is_nearest_upsampling_then_a_reflection_padded_conv() -> None:
+    gen = torch.Generator().manual_seed(0)
+    x, w, b = torch.randn(2, 5, 7, 6, generator=gen), torch.randn(4, 5, 3, 3, generator=gen), torch.randn(4)
+    up = torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+    ref = torch.nn.functional.conv2d(torch.nn.functional.pad(up, (1, 1, 1, 1), mode="reflect"), w, b)
+    torch.testing.assert_close(upsample_conv(x, w, b), ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("k", [3, 5, 9])
+def test_space_to_depth_conv_equals_the_full_resolution_conv(k: int) -> None:
+    gen = torch.Generator().manual_seed(1)
+    xp, w, b = (
+        torch.randn(2, 3, 12 + k - 1, 6 + k - 1, generator=gen),
+        torch.randn(5, 3, k, k, generator=gen),
+        torch.randn(5),
+    )
+    torch.testing.assert_close(
+        conv_space_to_depth(xp, w, b), torch.nn.functional.conv2d(xp, w, b), rtol=1e-5, atol=1e-4
+    )
+
+
+@pytest.mark.parametrize("width", [4, 16])
+def test_fast_transformer_matches_the_paper_layers(width: int) -> None:
+    """The network's fast forms give the outputs of plain upsample -> pad -> conv modules (same weights)."""
+    net = TransformerNet(width=width).eval()
+    x = torch.rand(1, 3, 38, 45)
+    with torch.no_grad():
+        fast = net(x)
+        for m in net.modules():
+            if isinstance(m, ConvLayer):
+                m.space_to_depth = False
+            if isinstance(m, UpsampleConv):
+                m.forward = partial(torch.nn.Sequential.forward, m)  # type: ignore[method-assign]
+        ref = net(x)
+    torch.testing.assert_close(fast, ref, rtol=1e-4, atol=1e-5)
 
 
 def test_decoder_mirrors_the_encoder_to_relu4_1() -> None:
