@@ -180,8 +180,32 @@ def test_sampling_is_deterministic_and_interpolates(tmp_path: Path) -> None:
     )
     gif = Image.open(tmp_path / "i.gif")
     assert gif.n_frames == 6 and g[0] == tmp_path / "i.gif"
+    frames = [np.asarray(gif.seek(i) or gif.convert("L"), dtype=float) for i in range(6)]
+    assert np.abs(frames[0] - frames[5]).mean() > 2.5 * np.abs(frames[0] - frames[1]).mean() > 0  # a gradual walk
+    with pytest.raises(ArtforgeError, match="--interpolate"):
+        api.sample(last.parent, n=2, gif=str(tmp_path / "j.gif"))
     with pytest.raises(ArtforgeError, match="conditional"):
         api.sample(last.parent, n=2, grid=str(tmp_path / "x.png"), class_index=1)
+
+
+def test_interpolation_video_holds_the_gif_frames(tmp_path: Path) -> None:
+    pytest.importorskip("av")
+    from artforge.video.io import probe, read_frames
+
+    last = api.train(out=tmp_path / "r", progress=False, model="dcgan", kimg=0.064, snap_kimg=0.064, **TINY)
+    opts = {"n": 2, "interpolate": True, "frames": 4, "seed": 5, "fps": 10}
+    api.sample(last.parent, gif=str(tmp_path / "i.gif"), video=str(tmp_path / "i.mp4"), **opts)
+    info = probe(tmp_path / "i.mp4")
+    assert (info.width, info.height, info.fps) == (28 * 10, 28 * 10, 10)  # enlarged x10 to >= 256 px
+    video = read_frames(tmp_path / "i.mp4")
+    gif = Image.open(tmp_path / "i.gif")
+    assert len(video) == gif.n_frames == 5
+    for i, frame in enumerate(video):
+        gif.seek(i)
+        small = np.asarray(Image.fromarray(frame).convert("L").resize((28, 28), Image.Resampling.BOX), dtype=float)
+        assert np.abs(small - np.asarray(gif.convert("L"), dtype=float)).mean() < 8  # H.264 at crf 18
+    with pytest.raises(ArtforgeError, match="mp4"):
+        api.sample(last.parent, video=str(tmp_path / "i.avi"), **opts)
 
 
 def test_slerp_endpoints_and_norm() -> None:

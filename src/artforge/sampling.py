@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from artforge.atomic import atomic_path
 from artforge.data.grid import make_grid, to_pil
 from artforge.errors import ArtforgeError
 from artforge.registry import MODELS
@@ -56,7 +58,8 @@ def _write_all(images: torch.Tensor, outdir: Path, stem: str) -> list[Path]:
 def run_sampling(
     run: str | os.PathLike[str], n: int = 16, outdir: str | None = None, grid: str | None = None, seed: int = 0,
     class_index: int | None = None, interpolate: bool = False, frames: int = 16, gif: str | None = None,
-    reconstruct: str | None = None, traverse: bool = False, device: str = "auto",
+    video: str | None = None, fps: int = 25, reconstruct: str | None = None, traverse: bool = False,
+    device: str = "auto",
 ) -> list[Path]:  # fmt: skip
     from artforge import checkpoint as ckpt
     from artforge.api import resolve_device
@@ -64,8 +67,14 @@ def run_sampling(
 
     if n < 1:
         raise ArtforgeError("--n must be >= 1")
-    if not (outdir or grid or gif):
-        raise ArtforgeError("say where to write: --outdir DIR, --grid FILE or --gif FILE")
+    if not (outdir or grid or gif or video):
+        raise ArtforgeError("say where to write: --outdir DIR, --grid FILE, --gif FILE or --video FILE")
+    if (gif or video) and not interpolate:
+        raise ArtforgeError("--gif and --video write an interpolation: add --interpolate")
+    if video:
+        from artforge.video.io import check_output
+
+        check_output(video)  # before any work
     dev = resolve_device(device)
     net, cfg, meta = model_from_checkpoint(ckpt.latest(run), dev)
     kind = MODELS[cfg.model].kind
@@ -87,8 +96,16 @@ def run_sampling(
         images = generate(net, kind, z, None if c is None else c.expand(len(z)).to(dev)).cpu()
         if gif:
             pics = [to_pil(im) for im in images]
-            pics[0].save(gif, save_all=True, append_images=pics[1:], duration=60, loop=0)
+            with atomic_path(Path(gif)) as tmp:
+                pics[0].save(
+                    tmp, format="GIF", save_all=True, append_images=pics[1:], duration=round(1000 / fps), loop=0
+                )
             written.append(Path(gif))
+        if video:
+            from artforge.video.io import write_frames
+
+            rgb = [np.asarray(to_pil(im).convert("RGB")) for im in images]
+            written.append(write_frames(video, rgb, fps=fps))
     else:
         z = torch.randn(n, z_dim, generator=gen).to(dev)
         c = _labels(n, num_classes, class_index, gen)

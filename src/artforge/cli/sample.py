@@ -14,9 +14,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--grid", default=None, help="write all images as one grid PNG")
     p.add_argument("--seed", type=int, default=0, help="same seed, same images (0)")
     p.add_argument("--class", dest="class_index", type=int, default=None, help="class index (conditional models)")
-    p.add_argument("--interpolate", action="store_true", help="slerp between --n latent points; frames or a GIF")
+    p.add_argument(
+        "--interpolate", action="store_true", help="slerp between --n latent points; a grid, frames, a GIF or a video"
+    )
     p.add_argument("--frames", type=int, default=16, help="frames between two latent points (16)")
     p.add_argument("--gif", default=None, help="with --interpolate: write an animated GIF")
+    p.add_argument("--video", default=None, help="with --interpolate: write an MP4/MOV/MKV (needs artforge[video])")
+    p.add_argument("--fps", type=int, default=25, help="frames per second of --gif/--video (25)")
     p.add_argument("--reconstruct", default=None, metavar="DATA", help="VAE: reconstruct --n images of a data set")
     p.add_argument("--traverse", action="store_true", help="VAE: vary each latent dimension in turn (grid)")
     p.add_argument("--device", default="auto")
@@ -28,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
 
     written = api.sample(
         args.target, n=args.n, outdir=args.outdir, grid=args.grid, seed=args.seed, class_index=args.class_index,
-        interpolate=args.interpolate, frames=args.frames, gif=args.gif, reconstruct=args.reconstruct,
+        interpolate=args.interpolate, frames=args.frames, gif=args.gif, video=args.video, fps=args.fps,
+        reconstruct=args.reconstruct,
         traverse=args.traverse, device=args.device,
     )  # fmt: skip
     for path in written[:3]:

@@ -79,14 +79,18 @@ class ConvLayer(nn.Sequential):
         self.space_to_depth = stride == 1 and k >= 5 and c_out <= S2D_MAX_OUT
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pad, conv, *rest = self
         h, w = x.shape[-2:]
         if not (self.space_to_depth and h % 2 == 0 and w % 2 == 0):
-            return super().forward(x)
-        y = conv_space_to_depth(pad(x), conv.weight, conv.bias)
-        for layer in rest:
-            y = layer(y)
-        return y
+            return _run(list(self), x)
+        pad, conv, *rest = list(self)
+        assert isinstance(conv, nn.Conv2d)
+        return _run(rest, conv_space_to_depth(pad(x), conv.weight, conv.bias))
+
+
+def _run(layers: list[nn.Module], x: torch.Tensor) -> torch.Tensor:
+    for layer in layers:
+        x = layer(x)
+    return x
 
 
 class ResidualBlock(nn.Module):
@@ -113,11 +117,11 @@ class UpsampleConv(nn.Sequential):
         super().__init__(nn.Upsample(scale_factor=2, mode="nearest"), ConvLayer(c_in, c_out, 3))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _, (_, conv, *rest) = self
-        y = upsample_conv(x, conv.weight, conv.bias)
-        for layer in rest:
-            y = layer(y)
-        return y
+        layer = self[1]
+        assert isinstance(layer, ConvLayer)
+        _, conv, *rest = list(layer)
+        assert isinstance(conv, nn.Conv2d)
+        return _run(rest, upsample_conv(x, conv.weight, conv.bias))
 
 
 class TransformerNet(nn.Module):

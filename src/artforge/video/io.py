@@ -7,7 +7,7 @@ are turned upright by their display matrix (portrait phone videos), so the outpu
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -187,3 +187,32 @@ def read_frames(path: str | os.PathLike[str]) -> list[np.ndarray]:
     """All frames of a (short) video as RGB uint8 arrays: for tests and small tools, not for long videos."""
     with _open_input(Path(path)) as container:
         return [upright(f) for f in container.decode(video=0)]
+
+
+def write_frames(
+    dest: str | os.PathLike[str], frames: Sequence[np.ndarray], fps: int = 25, min_side: int = 256
+) -> Path:  # fmt: skip
+    """Encode RGB uint8 frames ``[H, W, 3]`` (all one size) as an H.264 video at ``fps``, atomically.
+
+    Small frames (generator samples are often 28 or 32 px) are enlarged by a whole factor with nearest
+    neighbours until the short side is at least ``min_side``, and sizes are made even for yuv420p."""
+    from artforge.atomic import atomic_path
+
+    av = _av()
+    p = check_output(dest)
+    if not frames:
+        raise ArtforgeError(f"-o {p}: no frames to write")
+    h, w = frames[0].shape[:2]
+    k = max(1, -(-min_side // min(h, w)))
+    size = ((w * k + 1) // 2 * 2, (h * k + 1) // 2 * 2)
+    fmt = p.suffix.lower().lstrip(".").replace("m4v", "mp4").replace("mkv", "matroska")
+    with atomic_path(p) as tmp, av.open(str(tmp), "w", format=fmt) as out:
+        stream = _video_stream(out, Fraction(fps), size, Fraction(1, fps))
+        for i, rgb in enumerate(frames):
+            big = np.repeat(np.repeat(rgb, k, axis=0), k, axis=1)
+            big = np.pad(big, ((0, size[1] - big.shape[0]), (0, size[0] - big.shape[1]), (0, 0)), mode="edge")
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(big), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return p
