@@ -438,6 +438,24 @@ def run_in_process(
 
     print(f"timing: per-style networks at {speed_img.size} ...", flush=True)
     a1, b1 = interleave(args.runs, af_per_style, stl_call("builtin", inputs["speed"], style=args.stl_style))
+    a1x: list[float] = []
+    try:
+        from artforge.export import export_onnx
+        from artforge.onnx_runtime import OnnxStyliser
+
+        assert isinstance(per_style, stylisers.Styliser)
+        export_onnx(per_style, work / "per-style.onnx")
+        per_style_ort = OnnxStyliser(work / "per-style.onnx", ["CPUExecutionProvider"])
+
+        def af_per_style_ort() -> float:
+            s = time.perf_counter()
+            images.to_image(per_style_ort(images.to_tensor(speed_img)))
+            return time.perf_counter() - s
+
+        print(f"timing: per-style network exported to ONNX (artforge export) at {speed_img.size} ...", flush=True)
+        a1x, _ = interleave(args.runs, af_per_style_ort, stl_call("builtin", inputs["speed"], style=args.stl_style))
+    except (ImportError, ArtforgeError) as e:
+        print(f"(no onnxruntime row: {e})")
     print(f"timing: arbitrary style at {adain_img.size} ...", flush=True)
     a2, b2 = interleave(args.runs, af_adain, stl_call("arbitrary", inputs["adain"], style_image=str(style)))
 
@@ -464,6 +482,8 @@ def run_in_process(
     w1, w2 = f"{speed_img.width}x{speed_img.height}", f"{adain_img.width}x{adain_img.height}"
     speed_rows = [
         [f"per-style, {w1}", "s/image (median)", f"{med(a1):.3f}", f"{med(b1):.3f}", f"{med(b1) / med(a1):.2f}"],
+        *([[f"per-style, {w1}, .onnx in onnxruntime", "s/image (median)", f"{med(a1x):.3f}", f"{med(b1):.3f}",
+             f"{med(b1) / med(a1x):.2f}"]] if a1x else []),
         [f"arbitrary style, {w2}, style at {args.style_size} px", "s/image (median)", f"{med(a2):.3f}",
          f"{med(b2):.3f}", f"{med(b2) / med(a2):.2f}"],
         [f"arbitrary style, {w2}, style at 256 px", "s/image (median)", f"{med(a3):.3f}", f"{med(b2):.3f}",
@@ -506,7 +526,8 @@ def run_in_process(
         + (" (--quick: not meaningful)" if args.quick else "")
     )
     results.update(
-        per_style={"artforge": a1, "stl": b1, "size": w1}, arbitrary={"artforge": a2, "stl": b2, "size": w2},
+        per_style={"artforge": a1, "artforge_onnx": a1x, "stl": b1, "size": w1},
+        arbitrary={"artforge": a2, "stl": b2, "size": w2},
         arbitrary_style_256={"artforge": a3},
         folder={"artforge": af_folder, "stl": stl_folder, "images": n},
         load={"artforge": {"per_style": t1 - t0, "adain": t2 - t1}, "stl": stl_load}, quality=q_raw, stl_info=info,

@@ -18,6 +18,7 @@ from PIL import Image
 from artforge import api, stylisers
 from artforge.config import TrainConfig
 from artforge.engines.run import Processes
+from artforge.errors import ArtforgeError
 from artforge.nn.adain import AdaINDecoder, adain, mean_std, mix_targets
 from artforge.nn.discriminators import PatchDiscriminator
 from artforge.nn.transformer import ConvLayer, TransformerNet, UpsampleConv, conv_space_to_depth, upsample_conv
@@ -98,6 +99,14 @@ def test_fast_transformer_matches_the_paper_layers(width: int) -> None:
                 m.forward = partial(torch.nn.Sequential.forward, m)  # type: ignore[method-assign]
         ref = net(x)
     torch.testing.assert_close(fast, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_skip_network_starts_as_the_identity_and_old_specs_build_the_papers_net() -> None:
+    x = torch.rand(2, 3, 30, 41)
+    torch.testing.assert_close(TransformerNet(width=4, skip=True)(x), x)
+    assert not TransformerNet(width=4)(x).allclose(x, atol=1e-2)
+    old = stylisers.NetSpec(**{"kind": "johnson", "width": 4, "blocks": 5, "arch": "vgg16", "weights": "vgg16-hed"})
+    assert old.build().skip is False  # model files written before the option keep their architecture
 
 
 def test_decoder_mirrors_the_encoder_to_relu4_1() -> None:
@@ -211,6 +220,20 @@ def test_training_lowers_the_loss_and_resume_is_exact(photos: Path, tmp_path: Pa
     rows = [json.loads(line) for line in (full.parent / "stats.jsonl").read_text().splitlines()]
     style = [r["loss/style"] for r in rows if "loss/style" in r]
     assert style[-1] < style[0]
+
+
+def test_runs_from_before_the_skip_option_resume_as_the_papers_net(
+    photos: Path, tmp_path: Path, weights_cache: Path
+) -> None:
+    os.environ["ARTFORGE_CACHE"] = str(weights_cache)
+    half = api.train(tiny_cfg(data=str(photos), skip=False), out=tmp_path, progress=False, kimg=0.004)
+    conf = half.parent / "config.json"
+    conf.write_text(json.dumps({k: v for k, v in json.loads(conf.read_text()).items() if k != "skip"}))
+    resumed = api.train(resume=half.parent, progress=False, kimg=0.008)
+    assert stylisers.load(resumed).net.skip is False
+    conf.write_text(json.dumps({**json.loads(conf.read_text()), "skip": True}))  # config and weights disagree
+    with pytest.raises(ArtforgeError, match="lacks the skip"):
+        api.train(resume=half.parent, progress=False, kimg=0.012)
 
 
 @pytest.mark.parametrize("model", ["adain", "gan-style"])

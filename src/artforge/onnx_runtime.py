@@ -51,6 +51,7 @@ class OnnxStyliser:
             raise ArtforgeError(f"{self.path}: no such ONNX file")
         opts = ort.SessionOptions()
         opts.log_severity_level = 3  # errors only; no warnings on stderr
+        opts.intra_op_num_threads = torch.get_num_threads()  # the same CPU threads as PyTorch (--threads)
         try:
             self.session = ort.InferenceSession(
                 str(self.path), sess_options=opts, providers=list(providers or default_providers())

@@ -37,6 +37,7 @@ class NetSpec:
     blocks: int = 5  # johnson / gan-style residual blocks
     arch: str = "vgg16"  # adain: the encoder the decoder mirrors
     weights: str = "vgg16-hed"  # adain: the encoder's VGG weights (see artforge.weights)
+    skip: bool = False  # johnson / gan-style: y = x + f(x) (TransformerNet); files without it are the paper's net
 
     def build(self) -> nn.Module:
         if self.kind == "adain":
@@ -45,7 +46,7 @@ class NetSpec:
             return AdaINDecoder(self.arch, self.width)
         from artforge.nn.transformer import TransformerNet
 
-        return TransformerNet(self.width, self.blocks)
+        return TransformerNet(self.width, self.blocks, self.skip)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -53,7 +53,10 @@ def load_run_config(run: Path) -> TrainConfig:
     path = run / "config.json"
     if not path.is_file():
         raise ArtforgeError(f"{run}: not an artforge run directory (no config.json)")
-    return TrainConfig.from_dict(json.loads(path.read_text()))
+    data = json.loads(path.read_text())
+    if isinstance(data, dict) and "skip" not in data:
+        data["skip"] = False  # runs from before the skip option trained the paper's network
+    return TrainConfig.from_dict(data)
 
 
 def describe(cfg: TrainConfig) -> str:
@@ -132,7 +135,10 @@ def build_styliser(cfg: TrainConfig, procs: Processes) -> tuple[Any, str, dict[s
     else:
         style = style_images(cfg.style, cfg.style_size or 2 * res)
     torch.manual_seed(cfg.seed)
-    spec = NetSpec(cfg.model, cfg.width or default_width(cfg.model), arch=encoder.arch, weights=cfg.weights)
+    spec = NetSpec(
+        cfg.model, cfg.width or default_width(cfg.model), arch=encoder.arch, weights=cfg.weights,
+        skip=cfg.model != "adain" and cfg.skip,
+    )  # fmt: skip
     disc = None
     if cfg.model == "gan-style":
         from artforge.nn.discriminators import PatchDiscriminator

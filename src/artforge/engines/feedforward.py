@@ -18,6 +18,7 @@ from artforge import checkpoint as ckpt
 from artforge.config import TrainConfig
 from artforge.data.crops import centre_crops, crop_generator, random_crops
 from artforge.engines.run import Batches, Processes, Stats, all_reduce_grads
+from artforge.errors import ArtforgeError
 from artforge.nn.encoders import VGGEncoder
 from artforge.objectives import functional as Fn
 from artforge.objectives.adversarial import d_loss, g_loss
@@ -187,6 +188,9 @@ class StyliserTrainer:
         return t, meta
 
     def restore(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any], where: Path) -> None:
+        saved_skip = bool(meta.get("net", {}).get("skip", False))  # files from before the skip option have none
+        if self.kind != "adain" and saved_skip != getattr(self.net, "skip", False):
+            raise ArtforgeError(f"{where}: its network {'has' if saved_skip else 'lacks'} the skip its run config says")
         ckpt.load_module("G", self.net, tensors, where)
         ckpt.load_optimizer("opt", self.opt, tensors, meta["groups"]["opt"])
         if self.disc is not None and self.opt_d is not None:
