@@ -159,7 +159,7 @@ def stylize_files(
             y = finish(y, x, opts)
             for (i, _), yi in zip(group, y, strict=True):
                 params = {"model": styliser.name, "content": files[i], "styles": list(styles), **opts.__dict__}
-                written.append(images.save(images.to_image(yi[None].cpu()), outs[i], params))
+                written.append(images.save(images.to_image(yi[None].cpu()), outs[i], params, png_level=1))
                 bar.update(1)
     finally:
         bar.close()

@@ -120,11 +120,14 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     return p
 
 
-def save(img: Image.Image, path: str | os.PathLike[str], params: dict[str, object] | None = None) -> Path:
-    """Write atomically (temp file + rename); a PNG carries ``params`` as JSON in a text chunk."""
+def save(
+    img: Image.Image, path: str | os.PathLike[str], params: dict[str, object] | None = None, png_level: int = 6
+) -> Path:  # fmt: skip
+    """Write atomically (temp file + rename); a PNG carries ``params`` as JSON in a text chunk. ``png_level``
+    is zlib's level: 6 (PIL's default) for single results, 1 for batches (3.6x faster, ~15% larger)."""
     p = check_writable(path)
     fmt = SAVE_FORMATS[p.suffix.lower()]
-    kwargs: dict[str, object] = {}
+    kwargs: dict[str, object] = {"compress_level": png_level} if fmt == "PNG" else {}
     if fmt == "PNG" and params is not None:
         info = PngImagePlugin.PngInfo()
         info.add_itxt(PARAMS_KEY, json.dumps(params, sort_keys=True))
