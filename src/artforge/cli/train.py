@@ -45,7 +45,8 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--style", nargs="+", default=S, help="style image(s) (johnson, gan-style) or folder(s) of works")
     g.add_argument("--style-size", type=int, default=S, help="long side of the style images (2 x resolution)")
     g.add_argument("--content-weight", type=float, default=S, help="on the relative content loss (1)")
-    g.add_argument("--style-weight", type=float, default=S, help="on the relative style loss (5; adain 10, but 1 trains far better: docs/models.md)")
+    g.add_argument("--style-weight", type=float, default=S,
+                   help="on the relative style loss (5; adain 10, but 1 trains better: docs/models.md)")  # fmt: skip
     g.add_argument("--tv-weight", type=float, default=S, help="total variation (1; adain 0)")
     g.add_argument("--adv-weight", type=float, default=S, help="gan-style lambda3 on the hinge loss (0.05)")
     g.add_argument("--no-skip", dest="skip", action="store_false", default=S,
