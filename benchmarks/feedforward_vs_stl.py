@@ -45,8 +45,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from _child import RESULT, gib, vm_hwm_kib
+from _child import run_child as spawn
 from _common import REPO, machine_info, print_header, table
-from _stl_worker import RESULT, vm_hwm_kib  # stdlib + PIL only
 
 WALLPAPERS = Path("/tmp/plasma/usr/share/wallpapers")
 # the photographs among plasma-workspace-wallpapers 5.27 (the others are drawings and abstract renders)
@@ -54,7 +55,6 @@ PHOTOS = (
     "EveningGlow", "FallenLeaf", "Path", "BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "Grey", "Kite",
     "OneStandsOut", "summer_1am",
 )  # fmt: skip
-GIB = 1024**3
 
 
 # ---------------------------------------------------------------- inputs
@@ -182,20 +182,6 @@ def memory_child(spec: dict[str, Any]) -> dict[str, Any]:
         "setup_s": t1 - t0, "wall_s": time.perf_counter() - t1, "vm_hwm_kib": vm_hwm_kib(),
         "ru_maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     }  # fmt: skip
-
-
-def spawn(cmd: list[str]) -> dict[str, Any]:
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT)]
-    if proc.returncode != 0 or not lines:
-        killed = " (killed: out of memory?)" if proc.returncode < 0 else ""
-        return {"error": f"exit status {proc.returncode}{killed}"}
-    res: dict[str, Any] = json.loads(lines[-1][len(RESULT) :])
-    return res
-
-
-def gib(kib: int) -> str:
-    return f"{kib * 1024 / GIB:.2f}" if kib >= 0 else "n/a"
 
 
 # ---------------------------------------------------------------- artforge in this process

@@ -27,27 +27,13 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from _child import RESULT, gib, run_child, vm_hwm_kib
 from _common import CONTENT_PHOTOS, STYLE_PAINTINGS, machine_info, print_header, table
-
-RESULT = "RESULT "  # prefix of the child's one line of JSON on stdout
-GIB = 1024**3
-
-
-def vm_hwm_kib() -> int:
-    """VmHWM of this process (its own address space's peak RSS), KiB; -1 where unavailable."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return -1
 
 
 def child(spec: dict[str, Any]) -> dict[str, Any]:
@@ -91,19 +77,10 @@ def spawn(spec: dict[str, Any]) -> dict[str, Any]:
     """Run :func:`child` in a fresh interpreter; its stderr passes through."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT)]
-    if proc.returncode != 0 or not lines:
-        return {
-            "error": f"exit status {proc.returncode}" + (" (killed: out of memory?)" if proc.returncode < 0 else "")
-        }
-    res: dict[str, Any] = json.loads(lines[-1][len(RESULT) :])
-    res["process_s"] = time.perf_counter() - t0
+    res = run_child(cmd)
+    if "error" not in res:
+        res["process_s"] = time.perf_counter() - t0
     return res
-
-
-def gib(kib: int) -> str:
-    return f"{kib * 1024 / GIB:.2f}" if kib >= 0 else "n/a"
 
 
 def main(argv: list[str] | None = None) -> int:
