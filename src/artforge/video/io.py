@@ -103,6 +103,11 @@ def check_output(path: str | os.PathLike[str]) -> Path:
     return p
 
 
+def container_format(suffix: str) -> str:
+    """FFmpeg's muxer for an output suffix: .mp4/.m4v -> mp4, .mov -> mov, .mkv -> matroska."""
+    return suffix.lower().lstrip(".").replace("m4v", "mp4").replace("mkv", "matroska")
+
+
 def _video_stream(out: Any, fps: Fraction, size: tuple[int, int], time_base: Fraction) -> Any:
     av = _av()
     for name in VIDEO_CODECS:
@@ -142,7 +147,7 @@ def transcode(
         vin = inp.streams.video[0]
         ain = inp.streams.audio[0] if inp.streams.audio else None
         fps = Fraction(vin.average_rate or vin.guessed_rate or 25)
-        fmt = (suffix or dest.suffix).lower().lstrip(".").replace("m4v", "mp4").replace("mkv", "matroska")
+        fmt = container_format(suffix or dest.suffix)
         with av.open(str(dest), "w", format=fmt) as out:
             vout = _video_stream(out, fps, size, vin.time_base or Fraction(1, 90000))
             aout, copy = None, False
@@ -205,7 +210,7 @@ def write_frames(
     h, w = frames[0].shape[:2]
     k = max(1, -(-min_side // min(h, w)))
     size = ((w * k + 1) // 2 * 2, (h * k + 1) // 2 * 2)
-    fmt = p.suffix.lower().lstrip(".").replace("m4v", "mp4").replace("mkv", "matroska")
+    fmt = container_format(p.suffix)
     with atomic_path(p) as tmp, av.open(str(tmp), "w", format=fmt) as out:
         stream = _video_stream(out, Fraction(fps), size, Fraction(1, fps))
         for i, rgb in enumerate(frames):
