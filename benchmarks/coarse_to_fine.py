@@ -8,7 +8,7 @@ Measured:
 2. pyramid: the default schedule (``scales`` auto, coarsest level ``--min-scale`` = 128 px,
    ``--pyramid-iterations`` = StylizeConfig's 100 at the final level, 2x per coarser level),
    driven level by level exactly like ``artforge.engines.pyramid.stylize_tensor`` (same targets,
-   bicubic upsampling between levels, one continuous L-BFGS run per level). The final level
+   the same hand-off between levels, one continuous L-BFGS run per level). The final level
    (full size, untiled, the very same objective as the single-scale run) keeps iterating past its
    configured count until its objective <= L*, or ``--cap-factor`` x the single-scale iterations.
 
@@ -37,7 +37,6 @@ from pathlib import Path
 
 import torch
 from PIL import Image
-from torch.nn import functional as F
 
 from _common import (
     CONTENT_PHOTOS,
@@ -54,7 +53,7 @@ from artforge.config import StylizeConfig
 from artforge.data.images import resize_long
 from artforge.engines import tiling
 from artforge.engines.optimize import optimize
-from artforge.engines.pyramid import schedule, stylize_tensor
+from artforge.engines.pyramid import schedule, stylize_tensor, upsample_with_detail
 from artforge.nn.encoders import VGGEncoder
 
 TARGET = 1 / 3
@@ -129,15 +128,14 @@ def run_pyramid(
     res = PyramidResult(run, None, None, None, None, None, None)
     t0 = time.perf_counter()
     x: torch.Tensor | None = None
+    c_prev: torch.Tensor | None = None
     for k, lv in enumerate(levels):
         final = k == len(levels) - 1
         t_lv = time.perf_counter()
         loss_fn, c_opt = level_loss(encoder, content, style, lv.long_side, cfg)
         run.targets_s += time.perf_counter() - t_lv
-        if x is None:
-            x = c_opt.clone()
-        else:
-            x = F.interpolate(x, size=c_opt.shape[-2:], mode="bicubic", align_corners=False).clamp(0, 1)
+        x = c_opt.clone() if x is None or c_prev is None else upsample_with_detail(x, c_prev, c_opt)
+        c_prev = c_opt
         i = 0
 
         def on_step(
