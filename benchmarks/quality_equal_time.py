@@ -10,6 +10,7 @@ is lower at no worse content loss. Also writes both images side by side for look
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -50,6 +51,11 @@ def score(problem_loss: torch.nn.Module, image: Image.Image) -> tuple[float, flo
     return float(parts["content"]), float(parts["style"])
 
 
+def slug(name: str) -> str:
+    """A file-name-safe short form of a sample name or an image path."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", str(Path(name).with_suffix(""))).strip("-")[-48:]
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--pairs", default="astronaut:mountains,chelsea:swamp", help="content:style,...")
@@ -76,7 +82,7 @@ def main() -> int:
         problem = build_level(encoder, content, [style], single_cfg, single_cfg.size)
         deadline.x = problem.content.clone()
         try:
-            optimize(problem.loss(), deadline.x, 100_000, "lbfgs", None, deadline)
+            optimize(problem.loss(), deadline.x, 100_000, "lbfgs", None, deadline, bounds=None)
         except _OutOfTime:
             pass
         x, iters = deadline.x, deadline.iterations
@@ -88,9 +94,9 @@ def main() -> int:
         sheet = Image.new("RGB", (ours.width * 2, ours.height), "white")
         sheet.paste(ours, (0, 0))
         sheet.paste(plain, (ours.width, 0))
-        sheet.save(Path(args.outdir) / f"equal-time-{c_name}-{s_name}.png")
         print(f"{pair}: {budget:.0f} s; artforge content {c_ours:.4f} style {s_ours:.4f} | "
               f"single-scale ({iters} it) content {c_plain:.4f} style {s_plain:.4f}", flush=True)  # fmt: skip
+        sheet.save(Path(args.outdir) / f"equal-time-{slug(c_name)}-{slug(s_name)}.png")
 
     print()
     headers = ["pair", "seconds", "plain its", "ours content", "ours style", "plain content", "plain style", "verdict"]

@@ -12,6 +12,7 @@ from artforge.config import StylizeConfig
 from artforge.data import color
 from artforge.data.images import to_tensor
 from artforge.engines import tiling
+from artforge.engines.optimize import LossFn, optimize
 from artforge.engines.pyramid import Interrupted, Level, schedule, stylize_tensor, upsample_with_detail
 from conftest import solid, stripes
 
@@ -26,20 +27,33 @@ def test_schedule_doubles_iterations_at_each_coarser_level() -> None:
     assert levels[0].long_side == 128 and cost < 2 * 4096**2 * 10
 
 
-def test_hand_off_keeps_the_photos_detail_and_upsamples_the_change() -> None:
+def test_hand_off_keeps_the_photos_detail_and_carries_only_large_scale_change() -> None:
     g = torch.Generator().manual_seed(0)
     c_fine = 0.25 + 0.5 * torch.rand(1, 3, 16, 20, generator=g)  # detailed photo, room to move
     c_coarse = torch.nn.functional.interpolate(c_fine, size=(8, 10), mode="area")
     # Nothing stylised yet: the finer level starts from the full-detail photo, not a blurred one.
     assert torch.allclose(upsample_with_detail(c_coarse, c_coarse, c_fine), c_fine, atol=1e-6)
-    # A smooth change made at the coarse level arrives bicubically upsampled on top of the photo.
-    yy, xx = torch.meshgrid(torch.linspace(0, 1, 8), torch.linspace(0, 1, 10), indexing="ij")
-    d = 0.1 * (yy - xx).expand(1, 3, 8, 10)
-    up_d = torch.nn.functional.interpolate(d, size=(16, 20), mode="bicubic", align_corners=False)
-    assert torch.allclose(upsample_with_detail(c_coarse + d, c_coarse, c_fine), (c_fine + up_d).clamp(0, 1), atol=1e-6)
+    # A large-scale change (here a uniform shift) arrives unchanged on top of the photo.
+    assert torch.allclose(upsample_with_detail(c_coarse + 0.1, c_coarse, c_fine), c_fine + 0.1, atol=1e-6)
+    # Texture at the coarse level's Nyquist limit (a one-pixel checkerboard) does not carry over.
+    yy, xx = torch.meshgrid(torch.arange(8), torch.arange(10), indexing="ij")
+    checker = 0.1 * (1 - 2 * ((yy + xx) % 2)).float().expand(1, 3, 8, 10)
+    assert torch.allclose(upsample_with_detail(c_coarse + checker, c_coarse, c_fine), c_fine, atol=1e-6)
     # Still an image.
     out = upsample_with_detail(torch.ones(1, 3, 8, 10), torch.zeros(1, 3, 8, 10), c_fine)
-    assert float(out.max()) <= 1.0 and torch.equal(out, torch.ones_like(out))
+    assert torch.equal(out, torch.ones_like(out))
+
+
+def test_optimize_keeps_the_iterate_in_the_image_range() -> None:
+    def pull_to(v: float) -> LossFn:
+        return lambda x: ((x - v).square().mean(), {})
+
+    seen: list[float] = []
+    x0 = torch.full((1, 3, 4, 4), 0.5)
+    x = optimize(pull_to(2.0), x0, 5, on_step=lambda _p, xi: seen.append(float(xi.detach().max())))
+    assert torch.equal(x, torch.ones_like(x)) and max(seen) <= 1.0  # projected at every step
+    assert float(optimize(pull_to(2.0), x0, 5, bounds=None).min()) > 1.5  # free: it leaves [0, 1]
+    assert torch.allclose(optimize(pull_to(0.3), x0, 5), torch.full_like(x0, 0.3), atol=1e-4)  # inside: untouched
 
 
 def _run(enc: torch.nn.Module, content: Image.Image, styles: list[Image.Image], **kw: object) -> torch.Tensor:

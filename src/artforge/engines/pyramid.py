@@ -1,8 +1,8 @@
 """Coarse-to-fine Gatys transfer (Gatys et al. 2017, sec. 5): optimise at a small scale, upsample,
 refine; most iterations run where they are cheap, the last level at full size (tiled if large).
 
-Hand-off between levels: x_fine = up(x_coarse) + (c_fine - up(c_coarse)), the upsampled result
-plus the photo's detail that the upsampling lost (c = the content at each level's size)."""
+Hand-off between levels: x_fine = c_fine + up(pool2(x_coarse - c_coarse)), the photo at the finer
+size plus the coarse level's large-scale change (c = the content at each level's size)."""
 
 from __future__ import annotations
 
@@ -140,15 +140,19 @@ class _Progress:
 
 
 def upsample_with_detail(x: torch.Tensor, content_coarse: torch.Tensor, content_fine: torch.Tensor) -> torch.Tensor:
-    """up(x) + (c_fine - up(c_coarse)), clamped to [0, 1]: the coarse result at the finer size, with
-    the content's high frequencies put back. Plain upsampling blurs the photo's edges, which costs
-    relu4_2 content loss that the fine level then spends iterations restoring."""
-    size = content_fine.shape[-2:]
+    """c_fine + up(pool2(x - c_coarse)), clamped to [0, 1]: the photo at the finer size, full
+    detail, plus the coarse level's change to it, upsampled.
 
-    def up(t: torch.Tensor) -> torch.Tensor:
-        return F.interpolate(t, size=size, mode="bicubic", align_corners=False)
-
-    return (up(x) + content_fine - up(content_coarse)).clamp(0, 1)
+    Plain ``up(x)`` blurs the photo's edges, which costs relu4_2 content loss that the fine level
+    then spends iterations restoring. The change is first averaged over 2x2 pixels: texture at
+    the coarse level's Nyquist limit would arrive as mid-frequency mush that the fine level's
+    content layer penalises, while the fine level makes its own texture anyway. What carries over
+    is the large-scale structure, which is what the coarse levels are for.
+    """
+    h, w = x.shape[-2:]
+    change = F.adaptive_avg_pool2d(x - content_coarse, (max(1, (h + 1) // 2), max(1, (w + 1) // 2)))
+    up = F.interpolate(change, size=content_fine.shape[-2:], mode="bicubic", align_corners=False)
+    return (content_fine + up).clamp(0, 1)
 
 
 def _initial(problem: LevelProblem, cfg: StylizeConfig, init: Image.Image | None) -> torch.Tensor:
