@@ -7,7 +7,7 @@ would crawl as plain gradient descent. The reported losses stay the per-element 
 
 The iterate is projected onto the image range [0, 1] after every step. Left free, L-BFGS drifts
 outside it (VGG responds to any value), and the clamp that turns the result into an image then
-undoes ~10% of the objective's progress; projected, the saved image is the optimum found.
+raises the objective by ~10%; projected, the saved image is the optimum found.
 """
 
 from __future__ import annotations

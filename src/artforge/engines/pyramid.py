@@ -150,7 +150,7 @@ def upsample_with_detail(x: torch.Tensor, content_coarse: torch.Tensor, content_
     is the large-scale structure, which is what the coarse levels are for.
     """
     h, w = x.shape[-2:]
-    change = F.adaptive_avg_pool2d(x - content_coarse, (max(1, (h + 1) // 2), max(1, (w + 1) // 2)))
+    change = F.adaptive_avg_pool2d(x - content_coarse, ((h + 1) // 2, (w + 1) // 2))
     up = F.interpolate(change, size=content_fine.shape[-2:], mode="bicubic", align_corners=False)
     return (content_fine + up).clamp(0, 1)
 
