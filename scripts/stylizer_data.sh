@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Assemble the training data of artforge's shipped stylisers (see docs/models.md) into DEST (default data/):
-#   DEST/photos  20 photographs: Debian mate-backgrounds "nature" (12), ukui-wallpapers (4), scikit-image (4)
+#   DEST/photos  35 photographs: Debian mate-backgrounds "nature" (12), ukui-wallpapers (4),
+#                lomiri-wallpapers* (15, Ubuntu wallpaper-contest photos), scikit-image (4)
 #   DEST/styles  55 works: Battle for Wesnoth story art (wesnoth-1.16-data + 5 campaigns, GPL-2+) and
 #                mate-backgrounds "abstract" (6)
 # Needs apt-get (no root: `apt-get download` only fetches .deb files) and artforge's venv with scikit-image.
@@ -12,11 +13,18 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$DEST/photos" "$DEST/styles"
 cd "$WORK"
-apt-get download mate-backgrounds ukui-wallpapers wesnoth-1.16-data \
+apt-get download mate-backgrounds ukui-wallpapers lomiri-wallpapers lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 \
+  wesnoth-1.16-data \
   wesnoth-1.16-httt wesnoth-1.16-trow wesnoth-1.16-sotbe wesnoth-1.16-utbs wesnoth-1.16-l >/dev/null
 for deb in *.deb; do dpkg -x "$deb" x; done
 cp x/usr/share/backgrounds/mate/nature/*.jpg "$DEST/photos/"
 for f in goldfish city calla the-mouse; do cp x/usr/share/backgrounds/$f.* "$DEST/photos/"; done
+for f in Bridge_by_Sander_Klootwijk Dragonfly_by_Bolly Infinite-Sea_by_Aury88 Kleiber_by_Lukas_Baubkus \
+  Picture_0B_by_freespace Picture_1A_by_freespace Wine_by_Jakkub_Mede aitzgorri_by_Aitzol_Berasategi \
+  free_by_Peter_Nerlich friends_by_Aitzol_Berasategi greentock_by_Peter_Nerlich life_by_Aitzol_Berasategi \
+  picosdeeuropa_by_Aitzol_Berasategi seeding_by_Clements_Engelhardt sunset_by_Aitzol_Berasategi; do
+  cp "x/usr/share/backgrounds/$f.jpg" "$DEST/photos/lomiri-$f.jpg"
+done
 find x -path "*images/story*" \( -name "*.jpg" -o -name "*.png" -o -name "*.webp" \) -size +100k | sort | head -200 |
   while read -r f; do cp "$f" "$DEST/styles/$(basename "$(dirname "$(dirname "$(dirname "$f")")")")-$(basename "$f")"; done
 for f in Elephants.jpg Flow.png Silk.png Waves.png Spring.png Gulp.png; do

@@ -20,6 +20,7 @@ from artforge import stylisers
 from artforge.cli.main import main
 from artforge.errors import ArtforgeError
 from artforge.export import TOLERANCE, export_onnx
+from artforge.nn.adain import DEFAULT_SKIPS
 from artforge.nn.encoders import VGGEncoder
 from artforge.stylisers import NetSpec, Styliser
 
@@ -39,15 +40,15 @@ def adain_styliser(vgg: VGGEncoder) -> Styliser:
     """The real VGG16 encoder and a random full-width decoder (the one that fits relu4_1), its last
     conv rescaled so that the output spreads over [0, 1] instead of saturating at the clamp."""
     torch.manual_seed(0)
-    spec = NetSpec("adain", 1)
+    spec = NetSpec("adain", 1, skips=DEFAULT_SKIPS)  # what training builds: the skips must export too
     sty = Styliser.__new__(Styliser)
     sty.spec, sty.kind, sty.name, sty.meta = spec, "adain", "test-adain", {}
     sty.net, sty.encoder = spec.build().eval().requires_grad_(False), vgg
     last = sty.net.net[-1]
     with torch.no_grad():
-        t = vgg(torch.rand(2, 3, 64, 64), ["relu4_1"])["relu4_1"]
+        t = vgg(torch.rand(2, 3, 64, 64), sty.net.layers)
         last.bias.zero_()
-        raw = sty.net(t)
+        raw = sty.net(t["relu4_1"], t)
         last.weight.mul_(0.2 / raw.std())
         last.bias.fill_(0.5 - float(raw.mean()) * 0.2 / float(raw.std()))
     return sty

@@ -19,7 +19,7 @@ from artforge import api, stylisers
 from artforge.config import TrainConfig
 from artforge.engines.run import Processes
 from artforge.errors import ArtforgeError
-from artforge.nn.adain import AdaINDecoder, adain, mean_std, mix_targets
+from artforge.nn.adain import DEFAULT_SKIPS, AdaINDecoder, adain, mean_std, mix_targets
 from artforge.nn.discriminators import PatchDiscriminator
 from artforge.nn.transformer import ConvLayer, TransformerNet, UpsampleConv, conv_space_to_depth, upsample_conv
 
@@ -116,6 +116,37 @@ def test_decoder_mirrors_the_encoder_to_relu4_1() -> None:
     assert sum(isinstance(m, torch.nn.Upsample) for m in dec.modules()) == 3
 
 
+def test_decoder_skips_add_each_layers_target_at_its_scale() -> None:
+    dec = AdaINDecoder("vgg16", width=1, skips=["relu2_1", "relu3_1"])
+    assert dec.skips == ("relu3_1", "relu2_1") and dec.layers == ["relu4_1", "relu3_1", "relu2_1"]
+    # an odd-sized image, as the ceil-mode encoder sees it: 21x30 -> 11x15 -> 6x8 -> 3x4
+    t = {"relu4_1": torch.randn(1, 512, 3, 4), "relu3_1": torch.randn(1, 256, 6, 8),
+         "relu2_1": torch.randn(1, 128, 11, 15)}  # fmt: skip
+    z = torch.randn(1, 256, 6, 8)
+    assert torch.equal(dec.proj["relu3_1"](z), z)  # starts as the identity: t_l itself is added
+    out = dec(t["relu4_1"], t)
+    assert out.shape == (1, 3, 22, 30)  # the caller crops to the image
+    for name in dec.skips:  # each skip reaches the output
+        assert not torch.allclose(dec(t["relu4_1"], {**t, name: torch.zeros_like(t[name])}), out)
+    # by hand: the relu3_1 skip is added right after the first upsampling
+    h = dec.net[:4](t["relu4_1"]) + t["relu3_1"]
+    h = dec.net[4:14](h)[..., :11, :15] + t["relu2_1"]
+    assert torch.allclose(dec.net[14:](h), out, atol=1e-5)
+    with pytest.raises(ValueError, match="takes the AdaIN targets"):
+        dec(t["relu4_1"])
+    with pytest.raises(ValueError, match="must be among"):
+        AdaINDecoder(skips=["relu4_2"])
+
+
+def test_netspec_keeps_adain_skips_through_json_and_old_files_build_the_papers_decoder() -> None:
+    spec = stylisers.NetSpec("adain", 1, skips=("relu3_1",))
+    back = stylisers.NetSpec(**json.loads(json.dumps(spec.to_dict())))
+    assert back == spec and back.build().skips == ("relu3_1",)
+    old = stylisers.NetSpec(**{"kind": "adain", "width": 1, "blocks": 5, "arch": "vgg16", "weights": "vgg16-hed"})
+    dec = old.build()
+    assert dec.skips == () and len(dec.proj) == 0 and dec.layers == ["relu4_1"]
+
+
 def test_patch_discriminator_gives_a_grid_of_logits() -> None:
     d = PatchDiscriminator(width=8)
     assert d(torch.rand(2, 3, 64, 64)).shape == (2, 1, 6, 6)
@@ -155,16 +186,19 @@ def test_mix_targets_alpha_weights_and_masks() -> None:
     )
 
 
-def test_alpha_zero_decodes_the_content_features(tiny_vgg: torch.nn.Module) -> None:
-    """--alpha 0: the decoder sees f(c) itself, so the output is g(f(c)), the content's reconstruction."""
+@pytest.mark.parametrize("skips", [(), ("relu3_1", "relu2_1")])
+def test_alpha_zero_decodes_the_content_features(tiny_vgg: torch.nn.Module, skips: tuple[str, ...]) -> None:
+    """--alpha 0: the decoder sees f(c) itself (at every skip too), so the output is g(f(c)), the
+    content's reconstruction."""
     vgg = tiny_vgg
-    dec = AdaINDecoder("vgg16", width=16, in_channels=32)
+    dec = AdaINDecoder("vgg16", width=16, encoder_width=16, skips=skips)
     sty = stylisers.Styliser.__new__(stylisers.Styliser)
-    sty.spec, sty.kind, sty.name, sty.meta = stylisers.NetSpec("adain", 16), "adain", "t", {}
+    sty.spec, sty.kind, sty.name, sty.meta = stylisers.NetSpec("adain", 16, skips=skips), "adain", "t", {}
     sty.net, sty.encoder = dec.eval(), vgg
     c, s = torch.rand(1, 3, 40, 48), torch.rand(1, 3, 64, 64)
     out = sty(c, [s], alpha=0.0)
-    expect = dec(vgg(c, ["relu4_1"])["relu4_1"]).clamp(0, 1)
+    fc = vgg(c, ["relu4_1", *skips])
+    expect = dec(fc["relu4_1"], fc).clamp(0, 1)
     assert torch.allclose(out, expect, atol=1e-6)
     assert not torch.allclose(sty(c, [s], alpha=1.0), expect, atol=1e-3)
 
@@ -246,6 +280,12 @@ def test_adain_and_gan_style_train_and_load(model: str, photos: Path, tmp_path: 
     x = torch.rand(1, 3, 40, 56)
     y = sty(x, [torch.rand(1, 3, 64, 64)]) if model == "adain" else sty(x)
     assert y.shape == x.shape and 0 <= float(y.min()) and float(y.max()) <= 1
+    if model == "adain":  # the decoder trained with artforge's skips, and a resume must agree with them
+        assert sty.net.skips == DEFAULT_SKIPS and sty.spec.skips == DEFAULT_SKIPS
+        conf = last.parent / "config.json"
+        conf.write_text(json.dumps({**json.loads(conf.read_text()), "skip": False}))
+        with pytest.raises(ArtforgeError, match="decoder's skips are"):
+            api.train(resume=last.parent, progress=False, kimg=0.02)
 
 
 # ---------------------------------------------------------------- inference

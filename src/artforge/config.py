@@ -156,7 +156,7 @@ class TrainConfig(Config):
     style_weight: float | None = None  # beta / lambda2; None = the model's default
     tv_weight: float | None = None  # gamma; None = the model's default
     adv_weight: float = 0.05  # gan-style lambda3, on the hinge adversarial loss
-    skip: bool = True  # johnson / gan-style: y = x + f(x), starting from the identity (False: the paper's net)
+    skip: bool = True  # johnson/gan-style: y = x + f(x) from the identity; adain: decoder skips (False: papers' nets)
     weights: str = "vgg16-hed"  # stylisers: VGG weights of the loss network / AdaIN encoder
     batch: int = 64  # global batch, over all processes
     accumulate: int = 1  # micro-batches per step (gradient accumulation)

@@ -57,12 +57,13 @@ class AdaINPipeline(nn.Module):
         self.encoder, self.decoder = encoder, decoder
 
     def forward(self, content: torch.Tensor, style: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        from artforge.nn.adain import LAYER, adain
+        from artforge.nn.adain import LAYER, adain, target_layers
 
-        fc = self.encoder(content, [LAYER])[LAYER]  # [N, C4, H/8, W/8]
-        fs = self.encoder(style, [LAYER])[LAYER]  # [1, C4, h/8, w/8]; its statistics broadcast over N
-        t = (1 - alpha) * fc + alpha * adain(fc, fs)
-        out = self.decoder(t)[..., : content.shape[-2], : content.shape[-1]]
+        layers = target_layers(self.decoder)  # relu4_1 and the decoder's skips
+        fc = self.encoder(content, layers)  # relu4_1: [N, C4, H/8, W/8]
+        fs = self.encoder(style, layers)  # [1, C, h', w']; its statistics broadcast over N
+        t = {k: (1 - alpha) * fc[k] + alpha * adain(fc[k], fs[k]) for k in layers}
+        out = self.decoder(t[LAYER], t)[..., : content.shape[-2], : content.shape[-1]]
         return out.clamp(0, 1)  # type: ignore[no-any-return]
 
 

@@ -38,18 +38,22 @@ class NetSpec:
     arch: str = "vgg16"  # adain: the encoder the decoder mirrors
     weights: str = "vgg16-hed"  # adain: the encoder's VGG weights (see artforge.weights)
     skip: bool = False  # johnson / gan-style: y = x + f(x) (TransformerNet); files without it are the paper's net
+    skips: tuple[str, ...] = ()  # adain: shallower layers whose AdaIN targets also feed the decoder; () the paper's
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "skips", tuple(self.skips))  # JSON metadata gives a list
 
     def build(self) -> nn.Module:
         if self.kind == "adain":
             from artforge.nn.adain import AdaINDecoder
 
-            return AdaINDecoder(self.arch, self.width)
+            return AdaINDecoder(self.arch, self.width, skips=self.skips)
         from artforge.nn.transformer import TransformerNet
 
         return TransformerNet(self.width, self.blocks, self.skip)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
 
 
 def default_width(kind: str) -> int:
@@ -93,14 +97,16 @@ class Styliser:
     ) -> torch.Tensor:
         if self.kind != "adain":
             return self.net(content).clamp_(0, 1)  # type: ignore[no-any-return]
-        from artforge.nn.adain import LAYER, mix_targets
+        from artforge.nn.adain import LAYER, mix_targets, target_layers
 
         if not styles:
             raise ArtforgeError(f"{self.name} is an AdaIN model: give a style image (--style)")
-        fc = self.encoder(content, [LAYER])[LAYER]
-        fs = [self.encoder(s, [LAYER])[LAYER].expand(len(content), -1, -1, -1) for s in styles]
-        t = mix_targets(fc, fs, alpha, style_weights, masks)
-        out = self.net(t)[..., : content.shape[-2], : content.shape[-1]]
+        layers = target_layers(self.net)
+        fc = self.encoder(content, layers)
+        fs = [self.encoder(s, layers) for s in styles]
+        t = {k: mix_targets(fc[k], [f[k].expand(len(content), -1, -1, -1) for f in fs], alpha, style_weights, masks)
+             for k in layers}  # fmt: skip
+        out = self.net(t[LAYER], t)[..., : content.shape[-2], : content.shape[-1]]
         return out.clamp_(0, 1)  # type: ignore[no-any-return]
 
 

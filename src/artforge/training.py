@@ -135,9 +135,12 @@ def build_styliser(cfg: TrainConfig, procs: Processes) -> tuple[Any, str, dict[s
     else:
         style = style_images(cfg.style, cfg.style_size or 2 * res)
     torch.manual_seed(cfg.seed)
+    from artforge.nn.adain import DEFAULT_SKIPS
+
+    adain = cfg.model == "adain"
     spec = NetSpec(
         cfg.model, cfg.width or default_width(cfg.model), arch=encoder.arch, weights=cfg.weights,
-        skip=cfg.model != "adain" and cfg.skip,
+        skip=not adain and cfg.skip, skips=DEFAULT_SKIPS if adain and cfg.skip else (),
     )  # fmt: skip
     disc = None
     if cfg.model == "gan-style":

@@ -50,7 +50,8 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--tv-weight", type=float, default=S, help="total variation (1; adain 0)")
     g.add_argument("--adv-weight", type=float, default=S, help="gan-style lambda3 on the hinge loss (0.05)")
     g.add_argument("--no-skip", dest="skip", action="store_false", default=S,
-                   help="johnson/gan-style: the paper's network, without artforge's y = x + f(x) skip")  # fmt: skip
+                   help="the paper's network: johnson/gan-style without artforge's y = x + f(x) skip, "
+                        "adain without the decoder's multi-level skips")  # fmt: skip
     g.add_argument("--weights", default=S, help="VGG weights of the loss network (vgg16-hed)")
     g = p.add_argument_group("optimisation")
     g.add_argument("--kimg", type=float, default=S, help="thousands of images to train for (10)")

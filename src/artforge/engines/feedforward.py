@@ -19,6 +19,7 @@ from artforge.config import TrainConfig
 from artforge.data.crops import centre_crops, crop_generator, random_crops
 from artforge.engines.run import Batches, Processes, Stats, all_reduce_grads
 from artforge.errors import ArtforgeError
+from artforge.nn.adain import LAYER, STYLE_LAYERS, adain, target_layers
 from artforge.nn.encoders import VGGEncoder
 from artforge.objectives import functional as Fn
 from artforge.objectives.adversarial import d_loss, g_loss
@@ -140,19 +141,18 @@ class StyliserTrainer:
         self.stats.add("loss/D", loss)
 
     def _adain_loss(self, c: torch.Tensor) -> torch.Tensor:
-        from artforge.nn.adain import LAYER, STYLE_LAYERS, adain
-
         gen = crop_generator(self.cfg.seed, self.step_index, salt=2)
         idx = self.style_batches.indices(self.step_index)
         idx = idx[torch.randint(len(idx), (len(c),), generator=gen)]
         s = random_crops(self.style_pool, idx, self.res, gen).to(self.procs.device)
+        layers = target_layers(self.net)  # relu4_1 and the decoder's skips, all among STYLE_LAYERS
         with torch.no_grad():
-            fc = self.encoder(c, [LAYER])[LAYER]
+            fc = self.encoder(c, layers)
             fs = self.encoder(s, STYLE_LAYERS)
-            t = adain(fc, fs[LAYER])
-        g = self.net(t)
+            t = {k: adain(fc[k], fs[k]) for k in layers}
+        g = self.net(t[LAYER], t)
         fg = self.encoder(g, STYLE_LAYERS)
-        lc = Fn.relative_mse(fg[LAYER], t)
+        lc = Fn.relative_mse(fg[LAYER], t[LAYER])
         ls = Fn.moment_loss(fg, fs)
         self.stats.add("loss/content", lc)
         self.stats.add("loss/style", ls)
@@ -165,10 +165,10 @@ class StyliserTrainer:
         """Fixed preview crops, stylised (adain: each with its own fixed style crop) and the inputs above."""
         self.net.eval()
         if self.kind == "adain":
-            from artforge.nn.adain import LAYER, adain
-
-            t = adain(self.encoder(self.preview, [LAYER])[LAYER], self.encoder(self.preview_style, [LAYER])[LAYER])
-            out = torch.cat([self.preview_style, self.net(t).clamp(0, 1)])
+            layers = target_layers(self.net)
+            fc, fs = self.encoder(self.preview, layers), self.encoder(self.preview_style, layers)
+            t = {k: adain(fc[k], fs[k]) for k in layers}
+            out = torch.cat([self.preview_style, self.net(t[LAYER], t).clamp(0, 1)])
         else:
             out = self.net(self.preview).clamp(0, 1)
         self.net.train()
@@ -188,8 +188,14 @@ class StyliserTrainer:
         return t, meta
 
     def restore(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any], where: Path) -> None:
-        saved_skip = bool(meta.get("net", {}).get("skip", False))  # files from before the skip option have none
-        if self.kind != "adain" and saved_skip != getattr(self.net, "skip", False):
+        net = meta.get("net", {})  # files from before the skip options have neither
+        if self.kind == "adain":
+            saved, wanted = list(net.get("skips", ())), target_layers(self.net)[1:]
+            if saved != wanted:
+                hint = ' (a run from before AdaIN skips: set "skip": false in its config.json)' if not saved else ""
+                raise ArtforgeError(f"{where}: its decoder's skips are {saved}, the run config's {wanted}{hint}")
+        elif bool(net.get("skip", False)) != getattr(self.net, "skip", False):
+            saved_skip = bool(net.get("skip", False))
             raise ArtforgeError(f"{where}: its network {'has' if saved_skip else 'lacks'} the skip its run config says")
         ckpt.load_module("G", self.net, tensors, where)
         ckpt.load_optimizer("opt", self.opt, tensors, meta["groups"]["opt"])

@@ -3,11 +3,16 @@
 T(c, s) = g((1 - alpha) f(c) + alpha AdaIN(f(c), f(s))), with f a frozen VGG encoder up to relu4_1
 and g a decoder that mirrors it (pooling -> nearest upsampling, reflection padding, no
 normalisation). Several styles mix as sum_k w_k AdaIN(f(c), f(s_k)); masks give each style a region.
+
+Optional multi-level skips (artforge's, after Avatar-Net's multi-scale AdaIN, Sheng et al. 2018):
+the decoder also adds a 1x1 projection of t_l = AdaIN(f_l(c), f_l(s)) at the scale of each listed
+shallower layer l (relu3_1, relu2_1), so it does not have to rebuild the photo's layout from
+relu4_1 alone. It trains in far fewer steps (docs/models.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +23,8 @@ from artforge.nn.encoders import VGG_PLANS
 EPS = 1e-5
 LAYER = "relu4_1"
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+SKIP_LAYERS = ("relu3_1", "relu2_1", "relu1_1")  # the decoder's scales after each upsampling, in order
+DEFAULT_SKIPS = ("relu3_1",)  # what `artforge train --model adain` builds unless --no-skip (docs/models.md)
 
 
 def mean_std(x: torch.Tensor, eps: float = EPS) -> tuple[torch.Tensor, torch.Tensor]:
@@ -60,23 +67,71 @@ def _conv(c_in: int, c_out: int, relu: bool = True) -> list[nn.Module]:
 
 class AdaINDecoder(nn.Module):
     """g: relu4_1 features ``[N, C4, H/8, W/8]`` -> image ``[N, 3, H, W]``; the mirror of the VGG
-    encoder's first four blocks (its hidden channel counts divided by ``width``)."""
+    encoder's first four blocks (its hidden channel counts divided by ``width``).
 
-    def __init__(self, arch: str = "vgg16", width: int = 1, in_channels: int | None = None) -> None:
+    ``skips`` (a subset of :data:`SKIP_LAYERS`): after the upsampling to layer l's scale, add
+    ``proj_l(t_l)``, a 1x1 conv of that layer's AdaIN target, initialised to the identity where the
+    channel counts agree. ``encoder_width`` divides the encoder's channel counts (tests' tiny VGGs).
+    """
+
+    def __init__(self, arch: str = "vgg16", width: int = 1, encoder_width: int = 1, skips: Sequence[str] = ()) -> None:
         super().__init__()
+        unknown = set(skips) - set(SKIP_LAYERS)
+        if unknown:
+            raise ValueError(f"AdaIN decoder skips must be among {SKIP_LAYERS}, not {sorted(unknown)}")
         self.arch, self.width = arch, width
-        plan = [[max(c // width, 1) for c in block] for block in VGG_PLANS[arch][:4]]
+        self.skips = tuple(name for name in SKIP_LAYERS if name in skips)
+        vgg = VGG_PLANS[arch][:4]
+        plan = [[max(c // width, 1) for c in block] for block in vgg]
         layers: list[nn.Module] = []
-        c = in_channels or VGG_PLANS[arch][3][0]  # relu4_1 of the (full-width) encoder
+        self.inject: dict[int, str] = {}  # index in net of an upsampling -> the skip added after it
+        self.proj = nn.ModuleDict()
+        c = vgg[3][0] // encoder_width  # relu4_1 of the encoder
         for b in (2, 1, 0):  # block 3 -> 1, mirrored: conv to the block's width, then its remaining convs
             block = plan[b]
             layers += _conv(c, block[-1]) + [nn.Upsample(scale_factor=2, mode="nearest")]
             c = block[-1]
+            name = f"relu{b + 1}_1"
+            if name in self.skips:
+                self.inject[len(layers) - 1] = name
+                self.proj[name] = _identity_1x1(vgg[b][0] // encoder_width, c)
             for c_out in block[:-1][::-1]:
                 layers += _conv(c, c_out)
                 c = c_out
         layers += _conv(c, 3, relu=False)
         self.net = nn.Sequential(*layers)
 
-    def forward(self, t: torch.Tensor) -> torch.Tensor:
-        return self.net(t)  # type: ignore[no-any-return]
+    @property
+    def layers(self) -> list[str]:
+        """The encoder layers whose AdaIN targets :meth:`forward` takes: relu4_1 and the skips."""
+        return [LAYER, *self.skips]
+
+    def forward(self, t: torch.Tensor, skips: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """``t`` the relu4_1 target; ``skips`` the targets of :attr:`skips` by name (a dict of all
+        targets, relu4_1 included, will do)."""
+        if self.skips and skips is None:
+            raise ValueError(f"this decoder also takes the AdaIN targets of {', '.join(self.skips)}")
+        h = t
+        for i, layer in enumerate(self.net):
+            h = layer(h)
+            name = self.inject.get(i)
+            if name is not None:
+                assert skips is not None
+                s = skips[name]  # ceil-mode pooling: 2 x the coarser size may exceed it by one; crop
+                h = h[..., : s.shape[-2], : s.shape[-1]] + self.proj[name](s)
+        return h
+
+
+def target_layers(decoder: nn.Module) -> list[str]:
+    """The encoder layers whose AdaIN targets ``decoder`` takes (an :class:`AdaINDecoder`'s ``layers``)."""
+    return [LAYER, *getattr(decoder, "skips", ())]
+
+
+def _identity_1x1(c_in: int, c_out: int) -> nn.Conv2d:
+    conv = nn.Conv2d(c_in, c_out, 1)
+    assert conv.bias is not None
+    if c_in == c_out:
+        with torch.no_grad():
+            conv.weight.copy_(torch.eye(c_out).view(c_out, c_out, 1, 1))
+            nn.init.zeros_(conv.bias)
+    return conv
