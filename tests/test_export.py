@@ -20,7 +20,7 @@ from artforge import stylisers
 from artforge.cli.main import main
 from artforge.errors import ArtforgeError
 from artforge.export import TOLERANCE, export_onnx
-from artforge.nn.adain import DEFAULT_SKIPS
+from artforge.nn.adain import DEFAULT_SKIPS, target_layers
 from artforge.nn.encoders import VGGEncoder
 from artforge.stylisers import NetSpec, Styliser
 
@@ -46,7 +46,7 @@ def adain_styliser(vgg: VGGEncoder) -> Styliser:
     sty.net, sty.encoder = spec.build().eval().requires_grad_(False), vgg
     last = sty.net.net[-1]
     with torch.no_grad():
-        t = vgg(torch.rand(2, 3, 64, 64), sty.net.layers)
+        t = vgg(torch.rand(2, 3, 64, 64), target_layers(sty.net))
         last.bias.zero_()
         raw = sty.net(t["relu4_1"], t)
         last.weight.mul_(0.2 / raw.std())

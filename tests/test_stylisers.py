@@ -19,7 +19,7 @@ from artforge import api, stylisers
 from artforge.config import TrainConfig
 from artforge.engines.run import Processes
 from artforge.errors import ArtforgeError
-from artforge.nn.adain import DEFAULT_SKIPS, AdaINDecoder, adain, mean_std, mix_targets
+from artforge.nn.adain import DEFAULT_SKIPS, AdaINDecoder, adain, mean_std, mix_targets, target_layers
 from artforge.nn.discriminators import PatchDiscriminator
 from artforge.nn.transformer import ConvLayer, TransformerNet, UpsampleConv, conv_space_to_depth, upsample_conv
 
@@ -118,7 +118,7 @@ def test_decoder_mirrors_the_encoder_to_relu4_1() -> None:
 
 def test_decoder_skips_add_each_layers_target_at_its_scale() -> None:
     dec = AdaINDecoder("vgg16", width=1, skips=["relu2_1", "relu3_1"])
-    assert dec.skips == ("relu3_1", "relu2_1") and dec.layers == ["relu4_1", "relu3_1", "relu2_1"]
+    assert dec.skips == ("relu3_1", "relu2_1") and target_layers(dec) == ["relu4_1", "relu3_1", "relu2_1"]
     # an odd-sized image, as the ceil-mode encoder sees it: 21x30 -> 11x15 -> 6x8 -> 3x4
     t = {"relu4_1": torch.randn(1, 512, 3, 4), "relu3_1": torch.randn(1, 256, 6, 8),
          "relu2_1": torch.randn(1, 128, 11, 15)}  # fmt: skip
@@ -144,7 +144,7 @@ def test_netspec_keeps_adain_skips_through_json_and_old_files_build_the_papers_d
     assert back == spec and back.build().skips == ("relu3_1",)
     old = stylisers.NetSpec(**{"kind": "adain", "width": 1, "blocks": 5, "arch": "vgg16", "weights": "vgg16-hed"})
     dec = old.build()
-    assert dec.skips == () and len(dec.proj) == 0 and dec.layers == ["relu4_1"]
+    assert dec.skips == () and len(dec.proj) == 0 and target_layers(dec) == ["relu4_1"]
 
 
 def test_patch_discriminator_gives_a_grid_of_logits() -> None:

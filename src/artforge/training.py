@@ -124,6 +124,7 @@ def build_styliser(cfg: TrainConfig, procs: Processes) -> tuple[Any, str, dict[s
     """Data, loss network, stylisation network (and discriminator) for johnson / gan-style / adain."""
     from artforge.data.crops import load_pool
     from artforge.engines.feedforward import StyliserTrainer
+    from artforge.nn.adain import DEFAULT_SKIPS
     from artforge.stylisers import NetSpec, default_width
     from artforge.weights import load_encoder
 
@@ -135,8 +136,6 @@ def build_styliser(cfg: TrainConfig, procs: Processes) -> tuple[Any, str, dict[s
     else:
         style = style_images(cfg.style, cfg.style_size or 2 * res)
     torch.manual_seed(cfg.seed)
-    from artforge.nn.adain import DEFAULT_SKIPS
-
     adain = cfg.model == "adain"
     spec = NetSpec(
         cfg.model, cfg.width or default_width(cfg.model), arch=encoder.arch, weights=cfg.weights,

@@ -194,8 +194,7 @@ class StyliserTrainer:
             if saved != wanted:
                 hint = ' (a run from before AdaIN skips: set "skip": false in its config.json)' if not saved else ""
                 raise ArtforgeError(f"{where}: its decoder's skips are {saved}, the run config's {wanted}{hint}")
-        elif bool(net.get("skip", False)) != getattr(self.net, "skip", False):
-            saved_skip = bool(net.get("skip", False))
+        elif (saved_skip := bool(net.get("skip", False))) != getattr(self.net, "skip", False):
             raise ArtforgeError(f"{where}: its network {'has' if saved_skip else 'lacks'} the skip its run config says")
         ckpt.load_module("G", self.net, tensors, where)
         ckpt.load_optimizer("opt", self.opt, tensors, meta["groups"]["opt"])

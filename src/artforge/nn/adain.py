@@ -101,11 +101,6 @@ class AdaINDecoder(nn.Module):
         layers += _conv(c, 3, relu=False)
         self.net = nn.Sequential(*layers)
 
-    @property
-    def layers(self) -> list[str]:
-        """The encoder layers whose AdaIN targets :meth:`forward` takes: relu4_1 and the skips."""
-        return [LAYER, *self.skips]
-
     def forward(self, t: torch.Tensor, skips: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
         """``t`` the relu4_1 target; ``skips`` the targets of :attr:`skips` by name (a dict of all
         targets, relu4_1 included, will do)."""
@@ -123,7 +118,7 @@ class AdaINDecoder(nn.Module):
 
 
 def target_layers(decoder: nn.Module) -> list[str]:
-    """The encoder layers whose AdaIN targets ``decoder`` takes (an :class:`AdaINDecoder`'s ``layers``)."""
+    """The encoder layers whose AdaIN targets ``decoder`` takes: relu4_1, then its skips (if any)."""
     return [LAYER, *getattr(decoder, "skips", ())]
 
 
