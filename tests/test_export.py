@@ -20,7 +20,8 @@ from artforge import stylisers
 from artforge.cli.main import main
 from artforge.errors import ArtforgeError
 from artforge.export import TOLERANCE, export_onnx
-from artforge.nn.adain import DEFAULT_SKIPS, target_layers
+from artforge.nn.adain import DEFAULT_SKIPS, LAYER, target_layers
+from artforge.nn.distill import student_of
 from artforge.nn.encoders import VGGEncoder
 from artforge.stylisers import NetSpec, Styliser
 
@@ -36,17 +37,17 @@ def johnson(width: int = 8, blocks: int = 2, seed: int = 0) -> Styliser:
     return Styliser(spec, spec.build(), "test-johnson")
 
 
-def adain_styliser(vgg: VGGEncoder) -> Styliser:
-    """The real VGG16 encoder and a random full-width decoder (the one that fits relu4_1), its last
-    conv rescaled so that the output spreads over [0, 1] instead of saturating at the clamp."""
+def adain_styliser(vgg: VGGEncoder, encoder_width: int = 1) -> Styliser:
+    """The real VGG16 encoder (or a student pruned from it, ``encoder_width`` > 1) and a random
+    decoder that fits it, its last conv rescaled so that the output spreads over [0, 1] instead of
+    saturating at the clamp."""
     torch.manual_seed(0)
-    spec = NetSpec("adain", 1, skips=DEFAULT_SKIPS)  # what training builds: the skips must export too
-    sty = Styliser.__new__(Styliser)
-    sty.spec, sty.kind, sty.name, sty.meta = spec, "adain", "test-adain", {}
-    sty.net, sty.encoder = spec.build().eval().requires_grad_(False), vgg
+    spec = NetSpec("adain", encoder_width, skips=DEFAULT_SKIPS, encoder_width=encoder_width)  # skips export too
+    encoder = vgg if encoder_width == 1 else student_of(vgg, encoder_width, LAYER)[0].eval().requires_grad_(False)
+    sty = Styliser(spec, spec.build(), "test-adain", {}, encoder)
     last = sty.net.net[-1]
     with torch.no_grad():
-        t = vgg(torch.rand(2, 3, 64, 64), target_layers(sty.net))
+        t = encoder(torch.rand(2, 3, 64, 64), target_layers(sty.net))
         last.bias.zero_()
         raw = sty.net(t["relu4_1"], t)
         last.weight.mul_(0.2 / raw.std())
@@ -61,9 +62,11 @@ def johnson_onnx(tmp_path_factory: pytest.TempPathFactory) -> tuple[Styliser, Pa
     return sty, path, export_onnx(sty, path)
 
 
-@pytest.fixture(scope="module")
-def adain_onnx(vgg: VGGEncoder, tmp_path_factory: pytest.TempPathFactory) -> tuple[Styliser, Path, float | None]:
-    sty = adain_styliser(vgg)
+@pytest.fixture(scope="module", params=[1, 4], ids=["vgg16", "distilled-quarter"])
+def adain_onnx(
+    vgg: VGGEncoder, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> tuple[Styliser, Path, float | None]:
+    sty = adain_styliser(vgg, request.param)
     path = tmp_path_factory.mktemp("onnx") / "adain.onnx"
     return sty, path, export_onnx(sty, path)
 

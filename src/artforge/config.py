@@ -158,6 +158,8 @@ class TrainConfig(Config):
     adv_weight: float = 0.05  # gan-style lambda3, on the hinge adversarial loss
     skip: bool = True  # johnson/gan-style: y = x + f(x) from the identity; adain: decoder skips (False: papers' nets)
     weights: str = "vgg16-hed"  # stylisers: VGG weights of the loss network / AdaIN encoder
+    encoder_width: int = 1  # adain: >1 distils a k-times thinner encoder first (Wang et al. 2020); 1 = the VGG
+    distill_kimg: float = 4.0  # adain with encoder_width > 1: kimg of encoder distillation before the decoder
     batch: int = 64  # global batch, over all processes
     accumulate: int = 1  # micro-batches per step (gradient accumulation)
     lr: float | None = None  # Adam; None = 2e-4 for GANs (Radford et al. 2016), 1e-3 for the VAE
@@ -201,6 +203,8 @@ class TrainConfig(Config):
             (not self.is_styliser or bool(self.style), f"--model {self.model} needs --style IMAGE_OR_FOLDER"),
             (self.is_styliser or not self.style, "--style is for the stylisers (johnson, gan-style, adain)"),
             (self.keep >= 1, "--keep must be >= 1"),
+            (self.encoder_width >= 1 and self.distill_kimg >= 0, "--encoder-width must be >= 1, --distill-kimg >= 0"),
+            (self.encoder_width == 1 or self.model == "adain", "--encoder-width is for --model adain"),
             (self.metrics_every is None or self.metrics_every > 0, "--metrics-every must be > 0"),
             (self.metrics_samples >= 2, "--metrics-samples must be at least 2"),
         ]

@@ -26,6 +26,7 @@ KINDS: dict[str, str] = {
 }
 MODEL_FORMAT = "artforge-styliser-v1"
 PREFIX = "G"  # tensors of the stylisation network in checkpoints and model files
+ENCODER = "E"  # adain: tensors of a distilled encoder (NetSpec.encoder_width > 1)
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class NetSpec:
     weights: str = "vgg16-hed"  # adain: the encoder's VGG weights (see artforge.weights)
     skip: bool = False  # johnson / gan-style: y = x + f(x) (TransformerNet); files without it are the paper's net
     skips: tuple[str, ...] = ()  # adain: shallower layers whose AdaIN targets also feed the decoder; () the paper's
+    encoder_width: int = 1  # adain: 1 = the VGG ``weights``; k > 1 = a distilled k-times thinner encoder in the file
+    preprocessing: str = "caffe"  # adain with a distilled encoder: its input preprocessing (PREPROCESSINGS)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "skips", tuple(self.skips))  # JSON metadata gives a list
@@ -47,7 +50,7 @@ class NetSpec:
         if self.kind == "adain":
             from artforge.nn.adain import AdaINDecoder
 
-            return AdaINDecoder(self.arch, self.width, skips=self.skips)
+            return AdaINDecoder(self.arch, self.width, self.encoder_width, self.skips)
         from artforge.nn.transformer import TransformerNet
 
         return TransformerNet(self.width, self.blocks, self.skip)
@@ -64,12 +67,16 @@ class Styliser:
     """A loaded stylisation network. ``__call__``: content ``[N, 3, H, W]`` in [0, 1] -> ``[N, 3, H, W]``
     in [0, 1]; AdaIN also takes styles (each ``[1, 3, h, w]``), ``alpha``, blend weights or masks."""
 
-    def __init__(self, spec: NetSpec, net: nn.Module, name: str, meta: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, spec: NetSpec, net: nn.Module, name: str, meta: dict[str, Any] | None = None, encoder: Any = None
+    ) -> None:
+        """``encoder``: adain's distilled encoder (files with ``encoder_width`` > 1 carry it); else the
+        VGG ``spec.weights`` is loaded."""
         self.spec, self.kind, self.name = spec, spec.kind, name
         self.net = net.eval().requires_grad_(False)
         self.meta = meta or {}
-        self.encoder: Any = None
-        if self.kind == "adain":
+        self.encoder: Any = encoder
+        if self.kind == "adain" and encoder is None:
             from artforge.weights import load_encoder
 
             self.encoder = load_encoder(spec.weights, progress=False)
@@ -217,13 +224,27 @@ def load(spec: str | os.PathLike[str], device: torch.device | str = "cpu", root:
     tensors, meta = _read(path)
     net_spec = spec_from_meta(meta, path)
     net = net_spec.build()
-    ckpt.load_module(PREFIX, net, {k: v.float() for k, v in tensors.items()}, path)
-    return Styliser(net_spec, net, path.stem if path.parent == models_dir() else str(spec), meta).to(device)
+    tensors = {k: v.float() for k, v in tensors.items()}
+    ckpt.load_module(PREFIX, net, tensors, path)
+    encoder = None
+    if net_spec.kind == "adain" and net_spec.encoder_width > 1:
+        from artforge.nn.adain import LAYER
+        from artforge.nn.encoders import PREPROCESSINGS, VGGEncoder
+
+        if net_spec.preprocessing not in PREPROCESSINGS:
+            raise ArtforgeError(f"{path}: unknown encoder preprocessing {net_spec.preprocessing!r}")
+        prep = PREPROCESSINGS[net_spec.preprocessing]
+        encoder = VGGEncoder(net_spec.arch, prep, width=net_spec.encoder_width, last=LAYER).eval()
+        ckpt.load_module(ENCODER, encoder, tensors, path)
+    name = path.stem if path.parent == models_dir() else str(spec)
+    return Styliser(net_spec, net, name, meta, encoder).to(device)
 
 
 def save_model(path: Path, styliser: Styliser, fp16: bool = True, extra: dict[str, Any] | None = None) -> Path:
     """A small inference file: the network's weights (fp16 by default) + its NetSpec and metadata."""
     tensors = ckpt.module_tensors(PREFIX, styliser.net)
+    if styliser.spec.encoder_width > 1:
+        tensors.update(ckpt.module_tensors(ENCODER, styliser.encoder))
     if fp16:
         tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
     keep = {k: v for k, v in styliser.meta.items() if k in ("config", "description", "training")}

@@ -125,6 +125,7 @@ def build_styliser(cfg: TrainConfig, procs: Processes) -> tuple[Any, str, dict[s
     from artforge.data.crops import load_pool
     from artforge.engines.feedforward import StyliserTrainer
     from artforge.nn.adain import DEFAULT_SKIPS
+    from artforge.nn.encoders import preprocessing_name
     from artforge.stylisers import NetSpec, default_width
     from artforge.weights import load_encoder
 
@@ -140,6 +141,7 @@ def build_styliser(cfg: TrainConfig, procs: Processes) -> tuple[Any, str, dict[s
     spec = NetSpec(
         cfg.model, cfg.width or default_width(cfg.model), arch=encoder.arch, weights=cfg.weights,
         skip=not adain and cfg.skip, skips=DEFAULT_SKIPS if adain and cfg.skip else (),
+        encoder_width=cfg.encoder_width, preprocessing=preprocessing_name(encoder.preprocessing),
     )  # fmt: skip
     disc = None
     if cfg.model == "gan-style":

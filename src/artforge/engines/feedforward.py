@@ -4,6 +4,9 @@
 - gan-style: L = l1 L_content + l2 L_style + l3 L_adv, with a PatchGAN telling crops of the style
              image(s) from crops of f(x) (the seed design's GAN-based stylisation)
 - adain:     L = L_c(f(g(t)), t) + l L_s(moments), t = AdaIN(f(c), f(s))   (Huang & Belongie 2017)
+             With ``--encoder-width k``: first distil a k-times thinner VGG student f' (Wang et al.
+             2020, artforge.nn.distill), then train g on t' = AdaIN(f'(c), f'(s)) with the same
+             losses in the teacher's space, L_c against AdaIN(f(c), f(s)).
 """
 
 from __future__ import annotations
@@ -56,6 +59,16 @@ class StyliserTrainer:
         self.opt = torch.optim.Adam(self.net.parameters(), lr=lr, betas=betas)
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=lr, betas=betas) if self.disc is not None else None
         self.batches = Batches(len(content), cfg.batch, cfg.seed)
+        self.student: VGGEncoder | None = None  # adain --encoder-width k: the distilled encoder f'
+        self.distill_steps = 0
+        if self.kind == "adain" and cfg.encoder_width > 1:
+            from artforge.nn.distill import Embeddings, student_of
+
+            self.student, kept = student_of(self.encoder, cfg.encoder_width, LAYER)
+            self.student.to(dev)
+            self.embed = Embeddings(self.student, self.encoder, STYLE_LAYERS, kept).to(dev)
+            self.opt_e = torch.optim.Adam([*self.student.parameters(), *self.embed.parameters()], lr=lr, betas=betas)
+            self.distill_steps = round(cfg.distill_kimg * 1000 / cfg.batch)
         self.step_index = 0
         self.stats = Stats()
         self.w_content, self.w_style, self.w_tv = cfg.stylizer_weights()
@@ -96,8 +109,15 @@ class StyliserTrainer:
             out.append(s[0, :, y : y + r, x : x + r])
         return torch.stack(out)
 
+    @property
+    def distilling(self) -> bool:
+        return self.step_index < self.distill_steps
+
     def step(self) -> None:
         x = self._content_batch()  # [B, 3, R, R] in [0, 1]
+        if self.distilling:
+            self._distill_step(x)
+            return
         if self.kind == "adain":
             loss = self._adain_loss(x)
         else:
@@ -140,19 +160,44 @@ class StyliserTrainer:
         self.opt_d.step()
         self.stats.add("loss/D", loss)
 
-    def _adain_loss(self, c: torch.Tensor) -> torch.Tensor:
+    def _adain_styles(self, n: int) -> torch.Tensor:
+        """``n`` random crops of the style pool, [n, 3, R, R] in [0, 1]."""
         gen = crop_generator(self.cfg.seed, self.step_index, salt=2)
         idx = self.style_batches.indices(self.step_index)
-        idx = idx[torch.randint(len(idx), (len(c),), generator=gen)]
-        s = random_crops(self.style_pool, idx, self.res, gen).to(self.procs.device)
+        idx = idx[torch.randint(len(idx), (n,), generator=gen)]
+        return random_crops(self.style_pool, idx, self.res, gen).to(self.procs.device)
+
+    def _distill_step(self, c: torch.Tensor) -> None:
+        """One Adam step of the student f' and its embeddings on photos and paintings alike."""
+        from artforge.nn.distill import embedding_loss
+
+        assert self.student is not None
+        x = torch.cat([c, self._adain_styles(len(c))])
+        with torch.no_grad():
+            ft = self.encoder(x, STYLE_LAYERS)
+        loss = embedding_loss(self.student(x, STYLE_LAYERS), ft, self.embed)
+        self.opt_e.zero_grad(set_to_none=True)
+        loss.backward()
+        params = [*self.student.parameters(), *self.embed.parameters()]
+        all_reduce_grads(params, self.procs.world)
+        self.opt_e.step()
+        self.stats.add("loss/distill", loss)
+        self.step_index += 1
+
+    def _adain_loss(self, c: torch.Tensor) -> torch.Tensor:
+        s = self._adain_styles(len(c))
         layers = target_layers(self.net)  # relu4_1 and the decoder's skips, all among STYLE_LAYERS
         with torch.no_grad():
-            fc = self.encoder(c, layers)
             fs = self.encoder(s, STYLE_LAYERS)
-            t = {k: adain(fc[k], fs[k]) for k in layers}
+            if self.student is None:
+                fc, fs_t = self.encoder(c, layers), fs
+            else:
+                fc, fs_t = self.student(c, layers), self.student(s, layers)
+            t = {k: adain(fc[k], fs_t[k]) for k in layers}
+            target = t[LAYER] if self.student is None else adain(self.encoder(c, [LAYER])[LAYER], fs[LAYER])
         g = self.net(t[LAYER], t)
         fg = self.encoder(g, STYLE_LAYERS)
-        lc = Fn.relative_mse(fg[LAYER], t[LAYER])
+        lc = Fn.relative_mse(fg[LAYER], target)
         ls = Fn.moment_loss(fg, fs)
         self.stats.add("loss/content", lc)
         self.stats.add("loss/style", ls)
@@ -165,8 +210,8 @@ class StyliserTrainer:
         """Fixed preview crops, stylised (adain: each with its own fixed style crop) and the inputs above."""
         self.net.eval()
         if self.kind == "adain":
-            layers = target_layers(self.net)
-            fc, fs = self.encoder(self.preview, layers), self.encoder(self.preview_style, layers)
+            layers, enc = target_layers(self.net), self.student or self.encoder
+            fc, fs = enc(self.preview, layers), enc(self.preview_style, layers)
             t = {k: adain(fc[k], fs[k]) for k in layers}
             out = torch.cat([self.preview_style, self.net(t[LAYER], t).clamp(0, 1)])
         else:
@@ -179,6 +224,12 @@ class StyliserTrainer:
         to, groups = ckpt.optimizer_tensors("opt", self.opt)
         t.update(to)
         all_groups = {"opt": groups}
+        if self.student is not None:
+            t.update(ckpt.module_tensors("E", self.student))
+            t.update(ckpt.module_tensors("P", self.embed))
+            te, groups_e = ckpt.optimizer_tensors("opt_e", self.opt_e)
+            t.update(te)
+            all_groups["opt_e"] = groups_e
         if self.disc is not None and self.opt_d is not None:
             t.update(ckpt.module_tensors("D", self.disc))
             td, groups_d = ckpt.optimizer_tensors("opt_d", self.opt_d)
@@ -194,10 +245,16 @@ class StyliserTrainer:
             if saved != wanted:
                 hint = ' (a run from before AdaIN skips: set "skip": false in its config.json)' if not saved else ""
                 raise ArtforgeError(f"{where}: its decoder's skips are {saved}, the run config's {wanted}{hint}")
+            if (saved_k := int(net.get("encoder_width", 1))) != (k := self.cfg.encoder_width):
+                raise ArtforgeError(f"{where}: its encoder is 1/{saved_k} of the VGG's width, the run config's 1/{k}")
         elif (saved_skip := bool(net.get("skip", False))) != getattr(self.net, "skip", False):
             raise ArtforgeError(f"{where}: its network {'has' if saved_skip else 'lacks'} the skip its run config says")
         ckpt.load_module("G", self.net, tensors, where)
         ckpt.load_optimizer("opt", self.opt, tensors, meta["groups"]["opt"])
+        if self.student is not None:
+            ckpt.load_module("E", self.student, tensors, where)
+            ckpt.load_module("P", self.embed, tensors, where)
+            ckpt.load_optimizer("opt_e", self.opt_e, tensors, meta["groups"]["opt_e"])
         if self.disc is not None and self.opt_d is not None:
             ckpt.load_module("D", self.disc, tensors, where)
             ckpt.load_optimizer("opt_d", self.opt_d, tensors, meta["groups"]["opt_d"])

@@ -33,6 +33,10 @@ TORCHVISION = Preprocessing(bgr=False, scale=1.0, mean=(0.485, 0.456, 0.406), st
 PREPROCESSINGS = {"caffe": CAFFE, "torchvision": TORCHVISION}
 
 
+def preprocessing_name(p: Preprocessing) -> str:
+    return next(k for k, v in PREPROCESSINGS.items() if v == p)
+
+
 def layer_names(arch: str) -> list[str]:
     """All layer names of ``arch`` in forward order: conv1_1, relu1_1, ..., pool1, ..."""
     names: list[str] = []
@@ -51,7 +55,8 @@ class VGGEncoder(nn.Module):
     """VGG feature encoder; runs only as deep as the deepest requested layer.
 
     Input: RGB in [0, 1], ``[N, 3, H, W]``. Output: ``{name: [N, C, H/2^k, W/2^k]}``.
-    ``width`` divides every channel count (tests use tiny encoders with the real names).
+    ``width`` divides every channel count (tests' tiny encoders; distilled AdaIN students).
+    ``last`` builds only up to that layer (a student to relu4_1 carries no deeper weights).
     """
 
     order: torch.Tensor
@@ -64,6 +69,7 @@ class VGGEncoder(nn.Module):
         preprocessing: Preprocessing = CAFFE,
         pooling: str = "max",
         width: int = 1,
+        last: str | None = None,
     ) -> None:
         super().__init__()
         if arch not in VGG_PLANS:
@@ -78,10 +84,15 @@ class VGGEncoder(nn.Module):
         self.register_buffer("mean", torch.tensor(preprocessing.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(preprocessing.std).view(1, 3, 1, 1), persistent=False)
         self.names = layer_names(arch)
+        if last is not None:
+            check_layers(arch, [last])
+            self.names = self.names[: self.names.index(last) + 1]
         self.convs = nn.ModuleDict()
         c_in = 3
         for b, block in enumerate(VGG_PLANS[arch], start=1):
             for i, c_out in enumerate(block, start=1):
+                if f"conv{b}_{i}" not in self.names:
+                    break
                 c = max(c_out // width, 1)
                 self.convs[f"conv{b}_{i}"] = nn.Conv2d(c_in, c, 3, padding=1)
                 c_in = c
