@@ -172,12 +172,10 @@ def list_models(root: str | os.PathLike[str] = "runs") -> list[dict[str, Any]]:
             except ArtforgeError:
                 continue
             kind = meta.get("model", "?")
-            rows.append(
-                {
-                    "name": name, "kind": kind, "source": source, "path": str(path),
-                    "description": meta.get("description") or KINDS.get(kind, ""),
-                }
-            )  # fmt: skip
+            about = meta.get("description") or KINDS.get(kind, "")
+            if (k := int(meta.get("net", {}).get("encoder_width", 1))) > 1:
+                about += f"; distilled 1/{k}-width encoder (Wang et al. 2020), fast"
+            rows.append({"name": name, "kind": kind, "source": source, "path": str(path), "description": about})
     return rows
 
 
