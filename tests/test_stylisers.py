@@ -114,6 +114,8 @@ def test_decoder_mirrors_the_encoder_to_relu4_1() -> None:
     t = torch.randn(1, 512, 5, 7)
     assert dec(t).shape == (1, 3, 40, 56)
     assert sum(isinstance(m, torch.nn.Upsample) for m in dec.modules()) == 3
+    # forward runs each upsample + pad + conv at low resolution (upsample_conv): the same function
+    assert torch.allclose(dec(t), dec.net(t), atol=1e-5)
 
 
 def test_decoder_skips_add_each_layers_target_at_its_scale() -> None:

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from artforge.nn.encoders import VGG_PLANS
+from artforge.nn.transformer import upsample_conv
 
 EPS = 1e-5
 LAYER = "relu4_1"
@@ -106,10 +107,16 @@ class AdaINDecoder(nn.Module):
         targets, relu4_1 included, will do)."""
         if self.skips and skips is None:
             raise ValueError(f"this decoder also takes the AdaIN targets of {', '.join(self.skips)}")
-        h = t
-        for i, layer in enumerate(self.net):
-            h = layer(h)
+        h, layers, i = t, list(self.net), 0
+        while i < len(layers):
+            layer = layers[i]
             name = self.inject.get(i)
+            if isinstance(layer, nn.Upsample) and name is None:  # up + pad + conv: the exact low-resolution form
+                conv = layers[i + 2]
+                assert isinstance(conv, nn.Conv2d)
+                h, i = upsample_conv(h, conv.weight, conv.bias), i + 3
+                continue
+            h, i = layer(h), i + 1
             if name is not None:
                 assert skips is not None
                 s = skips[name]  # ceil-mode pooling: 2 x the coarser size may exceed it by one; crop
