@@ -26,6 +26,7 @@ from artforge.nn.adain import LAYER, STYLE_LAYERS, adain, target_layers
 from artforge.nn.encoders import VGGEncoder
 from artforge.objectives import functional as Fn
 from artforge.objectives.adversarial import d_loss, g_loss
+from artforge.stylisers import ENCODER
 
 GRID = 8
 JOHNSON_CONTENT = ["relu2_2"]  # Johnson et al. 2016, sec. 4.1
@@ -225,7 +226,7 @@ class StyliserTrainer:
         t.update(to)
         all_groups = {"opt": groups}
         if self.student is not None:
-            t.update(ckpt.module_tensors("E", self.student))
+            t.update(ckpt.module_tensors(ENCODER, self.student))
             t.update(ckpt.module_tensors("P", self.embed))
             te, groups_e = ckpt.optimizer_tensors("opt_e", self.opt_e)
             t.update(te)
@@ -252,7 +253,7 @@ class StyliserTrainer:
         ckpt.load_module("G", self.net, tensors, where)
         ckpt.load_optimizer("opt", self.opt, tensors, meta["groups"]["opt"])
         if self.student is not None:
-            ckpt.load_module("E", self.student, tensors, where)
+            ckpt.load_module(ENCODER, self.student, tensors, where)
             ckpt.load_module("P", self.embed, tensors, where)
             ckpt.load_optimizer("opt_e", self.opt_e, tensors, meta["groups"]["opt_e"])
         if self.disc is not None and self.opt_d is not None:
