@@ -107,6 +107,17 @@ def test_legacy_torchscript_exporter_also_round_trips(tmp_path: Path) -> None:
         assert float((onnx_sty(x) - sty(x)).abs().max()) < TOLERANCE, shape
 
 
+def test_onnx_models_refuse_bf16(johnson_onnx: tuple[Styliser, Path, float | None], tmp_path: Path) -> None:
+    from artforge import api
+    from artforge.data.samples import load
+
+    _, path, _ = johnson_onnx
+    load("sample:astronaut").resize((48, 48)).save(tmp_path / "in.png")
+    with pytest.raises(ArtforgeError, match="is for PyTorch models"):
+        api.stylize_with_model(str(tmp_path / "in.png"), tmp_path / "out.png", path, precision="bf16")
+    assert not (tmp_path / "out.png").exists()
+
+
 def test_adain_onnx_runs_the_whole_pipeline(adain_onnx: tuple[Styliser, Path, float | None]) -> None:
     sty, path, diff = adain_onnx
     assert diff is not None and diff < TOLERANCE

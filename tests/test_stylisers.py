@@ -332,6 +332,21 @@ def test_strength_and_colour_preservation(johnson_run: Path, photos: Path, tmp_p
     assert (chroma(y_lum) - chroma(x)).abs().mean() < 0.5 * (chroma(y_full) - chroma(x)).abs().mean()
 
 
+def test_bf16_precision_stays_within_a_grey_level_of_fp32(photos: Path, tmp_path: Path) -> None:
+    """The shipped distilled AdaIN model under bf16 autocast: a different computation, the same picture."""
+    args = (str(photos / "coffee.png"),)
+    kw = {"styles": [str(photos / "rocket.png")], "size": 96}
+    a, b = (
+        np.asarray(Image.open(api.stylize_with_model(*args, tmp_path / f"{p}.png", "adain-wesnoth-fast",
+                                                     precision=p, **kw)[0]), np.float64)
+        for p in ("fp32", "bf16")
+    )  # fmt: skip
+    diff = np.abs(a - b)
+    assert 0 < diff.mean() < 1.0 and diff.max() <= 16
+    with pytest.raises(ArtforgeError, match="--precision: fp32 or bf16"):
+        api.stylize_with_model(*args, tmp_path / "x.png", "adain-wesnoth-fast", precision="fp16", **kw)
+
+
 def test_batches_of_mixed_sizes_match_single_images(johnson_run: Path, photos: Path, tmp_path: Path) -> None:
     out = api.stylize_with_model(str(photos), tmp_path / "all", johnson_run, batch=4)
     assert sorted(p.name for p in out) == sorted(p.name for p in photos.glob("*.png"))

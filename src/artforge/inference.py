@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from artforge.data import color, images, samples
 from artforge.errors import ArtforgeError
-from artforge.stylisers import run_tiled
+from artforge.stylisers import Styliser, run_tiled
 
 MIN_STYLE_SIDE = 64  # AdaIN: relu4_1 of a smaller style has too few positions for its statistics
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
@@ -38,6 +38,7 @@ class ModelOptions:
     batch: int = 4
     tile_size: int = 2048
     tile_overlap: int = 128
+    precision: str = "fp32"  # fp32 | bf16 (autocast; ~2x on CPUs with native bf16, e.g. AVX512-BF16/AMX)
 
     def validate(self) -> None:
         checks = [
@@ -46,6 +47,7 @@ class ModelOptions:
             (self.preserve_color in ("none", "luminance", "histogram"), "--preserve-color: none, luminance, histogram"),
             (self.size is None or self.size >= 16, "--size must be >= 16"),
             (self.batch >= 1, "--batch must be >= 1"),
+            (self.precision in ("fp32", "bf16"), "--precision: fp32 or bf16"),
             (self.tile_size >= 64 and 0 <= self.tile_overlap < self.tile_size // 2, "--tile-size >= 64, overlap less"),
         ]
         for ok, message in checks:
@@ -145,6 +147,8 @@ def stylize_files(
         raise ArtforgeError(f"{styliser.name} is a per-style {styliser.kind} model; --style is for AdaIN models")
     if masks and len(masks) != len(styles):
         raise ArtforgeError(f"give one --mask per style image ({len(styles)}), or none")
+    if opts.precision != "fp32" and not isinstance(styliser, Styliser):
+        raise ArtforgeError(f"--precision {opts.precision} is for PyTorch models; an .onnx model runs in fp32")
     style_t = [_load(s, opts.style_size, "style image", MIN_STYLE_SIDE).to(device) for s in styles]
     written: list[Path] = []
     bar = tqdm(total=len(files), unit="img", desc="stylize", disable=not progress, dynamic_ncols=True)
@@ -169,8 +173,9 @@ def stylize_files(
 def _call(styliser: Any, xm: torch.Tensor, styles: list[torch.Tensor], opts: ModelOptions) -> torch.Tensor:
     """The styliser on a tile ``[B, 3 + K, h, w]``: RGB, then K style masks (AdaIN) -> ``[B, 3 + K, h, w]``."""
     x, masks = xm[:, :3], list(xm[:, 3:].split(1, dim=1)) if xm.shape[1] > 3 else []
-    if not styles:
-        y = styliser(x)
-    else:
-        y = styliser(x, styles, alpha=opts.alpha, style_weights=opts.style_blend, masks=masks or None)
-    return torch.cat([y, xm[:, 3:]], 1)
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=opts.precision == "bf16"):
+        if not styles:
+            y = styliser(x)
+        else:
+            y = styliser(x, styles, alpha=opts.alpha, style_weights=opts.style_blend, masks=masks or None)
+    return torch.cat([y.float(), xm[:, 3:]], 1)

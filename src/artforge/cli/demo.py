@@ -34,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
     from artforge import stylisers
 
     shipped = stylisers.shipped()
-    for name, style in (("johnson-mountains", ()), ("adain-wesnoth", ("sample:swamp",))):
+    shows = (("johnson-mountains", ()), ("adain-wesnoth", ("sample:swamp",)), ("adain-wesnoth-fast", ("sample:swamp",)))
+    for name, style in shows:
         if name not in shipped:
             continue
         dest = out.with_name(f"{out.stem}-{name}{out.suffix}")

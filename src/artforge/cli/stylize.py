@@ -44,6 +44,8 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--alpha", type=float, default=1.0, help="AdaIN content/style trade-off (1 = all style)")
     g.add_argument("--strength", type=float, default=1.0, help="blend with the original: 0 = photo, 1 = full")
     g.add_argument("--batch", type=int, default=4, help="images per forward pass (4)")
+    g.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help="fp32, or bf16 autocast: ~2x faster on CPUs with native bf16 (AVX512-BF16, AMX)")  # fmt: skip
     g = p.add_argument_group("size")
     g.add_argument("--size", type=int, default=S, help="long side of the output, px (512)")
     g.add_argument("--style-scale", type=float, default=S, help="style long side relative to the content's (1.0)")
@@ -114,7 +116,9 @@ def run_model(args: argparse.Namespace) -> int:
     inputs = [i for i in [args.content, *args.styles] if i]
     if not inputs:
         raise ArtforgeError("give at least one content image, folder or glob")
-    options: dict[str, Any] = {"strength": args.strength, "alpha": args.alpha, "batch": args.batch}
+    options: dict[str, Any] = {
+        "strength": args.strength, "alpha": args.alpha, "batch": args.batch, "precision": args.precision,
+    }  # fmt: skip
     for key in ("size", "preserve_color", "style_blend", "tile_size", "tile_overlap"):
         if key in given:
             options[key] = given[key]
