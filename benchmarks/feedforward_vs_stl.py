@@ -409,8 +409,9 @@ def run_in_process(
         stl.close()
         return 1
     stl_load = stl(op="load")["load_s"]
-    files = [stylisers.resolve(m) for m in (args.model, args.adain_model)]
-    print(f"artforge model files: {files[0]} ({per_style.spec}), {files[1]} ({adain.spec})", flush=True)
+    for name, net in ((args.model, per_style), (args.adain_model, adain), (args.fast_adain_model, fast)):
+        if net is not None:
+            print(f"artforge model file: {stylisers.resolve(name)} ({net.spec})", flush=True)
 
     def open_rgb(path: Path) -> Image.Image:
         with Image.open(path) as im:
@@ -460,11 +461,18 @@ def run_in_process(
     a4: list[float] = []
     b4: list[float] = []
     a5: list[float] = []
+    a6: list[float] = []
     if fast is not None:
         print(f"timing: arbitrary style, {args.fast_adain_model}, at {adain_img.size} ...", flush=True)
         a4, b4 = interleave(args.runs, lambda: af_adain(style_t, fast), stl_call("arbitrary", inputs["adain"],
                                                                                  style_image=str(style)))  # fmt: skip
         a5, _ = interleave(args.runs, lambda: af_adain(style_small, fast), lambda: 0.0)
+
+        def af_fast_bf16() -> float:
+            with torch.autocast("cpu", dtype=torch.bfloat16):  # what --precision bf16 runs
+                return af_adain(style_t, fast)
+
+        a6, _ = interleave(args.runs, af_fast_bf16, lambda: 0.0)
 
     n = len(inputs["folder"])
     print(f"throughput: {n} images, files in -> PNG files out ...", flush=True)
@@ -496,7 +504,9 @@ def run_in_process(
         *([[f"arbitrary style, distilled, {w2}, style at {args.style_size} px", "s/image (median)",
              f"{med(a4):.3f}", f"{med(b4):.3f}", f"{med(b4) / med(a4):.2f}"],
            [f"arbitrary style, distilled, {w2}, style at 256 px", "s/image (median)", f"{med(a5):.3f}",
-            f"{med(b4):.3f}", f"{med(b4) / med(a5):.2f}"]] if a4 else []),
+            f"{med(b4):.3f}", f"{med(b4) / med(a5):.2f}"],
+           [f"arbitrary style, distilled, {w2}, style at {args.style_size} px, --precision bf16", "s/image (median)",
+            f"{med(a6):.3f}", f"{med(b4):.3f}", f"{med(b4) / med(a6):.2f}"]] if a4 else []),
         [f"folder of {n} x {args.folder_size} px", "images/s", f"{af_folder:.2f}", f"{stl_folder:.2f}",
          f"{af_folder / stl_folder:.2f}"],
         ["model load: per-style", "s", f"{t1 - t0:.3f}", f"{stl_load['multistyle26']:.3f}", ""],
@@ -543,7 +553,8 @@ def run_in_process(
         per_style={"artforge": a1, "artforge_onnx": a1x, "stl": b1, "size": w1},
         arbitrary={"artforge": a2, "stl": b2, "size": w2},
         arbitrary_style_256={"artforge": a3},
-        arbitrary_distilled={"artforge": a4, "stl": b4, "artforge_style_256": a5, "model": args.fast_adain_model},
+        arbitrary_distilled={"artforge": a4, "stl": b4, "artforge_style_256": a5, "artforge_bf16": a6,
+                             "model": args.fast_adain_model},
         folder={"artforge": af_folder, "stl": stl_folder, "images": n},
         load={"artforge": {"per_style": t1 - t0, "adain": t2 - t1}, "stl": stl_load}, quality=q_raw, stl_info=info,
     )  # fmt: skip
