@@ -75,7 +75,7 @@ def test_a_pruned_student_keeps_the_strongest_filters_and_its_loss_is_the_droppe
 def distilled_cfg(photos: Path, **kw: object) -> TrainConfig:
     base: dict[str, object] = {
         "model": "adain", "data": str(photos), "style": [str(photos)], "resolution": 32, "batch": 2,
-        "width": 4, "encoder_width": 4, "distill_kimg": 0.012, "kimg": 0.016, "snap_kimg": 0.008,
+        "encoder_width": 4, "distill_kimg": 0.012, "kimg": 0.016, "snap_kimg": 0.008,
         "tick_kimg": 0.002, "lr": 1e-3, "style_weight": 1.0, "seed": 5,
     }  # fmt: skip
     return TrainConfig.from_dict({**base, **kw})
@@ -111,6 +111,7 @@ def test_distilled_adain_trains_resumes_exactly_and_ships_in_one_file(
 
     sty = stylisers.load(full)
     assert sty.spec.encoder_width == 4 and sty.encoder.convs["conv1_1"].out_channels == 16
+    assert sty.spec.width == 4  # the decoder follows the encoder's width unless --width says otherwise
     assert "conv4_2" not in sty.encoder.convs  # the student stops at relu4_1
     c, s = torch.rand(1, 3, 40, 56), torch.rand(1, 3, 48, 48)
     y = sty(c, [s])

@@ -138,8 +138,9 @@ def build_styliser(cfg: TrainConfig, procs: Processes) -> tuple[Any, str, dict[s
         style = style_images(cfg.style, cfg.style_size or 2 * res)
     torch.manual_seed(cfg.seed)
     adain = cfg.model == "adain"
+    width = cfg.width or (cfg.encoder_width if adain else default_width(cfg.model))  # adain: the encoder's
     spec = NetSpec(
-        cfg.model, cfg.width or default_width(cfg.model), arch=encoder.arch, weights=cfg.weights,
+        cfg.model, width, arch=encoder.arch, weights=cfg.weights,
         skip=not adain and cfg.skip, skips=DEFAULT_SKIPS if adain and cfg.skip else (),
         encoder_width=cfg.encoder_width, preprocessing=preprocessing_name(encoder.preprocessing),
     )  # fmt: skip

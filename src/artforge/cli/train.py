@@ -54,7 +54,7 @@ def add_parser(sub: Any) -> None:
                         "adain without the decoder's multi-level skips")  # fmt: skip
     g.add_argument("--weights", default=S, help="VGG weights of the loss network (vgg16-hed)")
     g.add_argument("--encoder-width", type=int, default=S, metavar="K",
-                   help="adain: distil a K-times thinner VGG encoder first, for speed (1: the VGG itself)")  # fmt: skip
+                   help="adain: distil a K-times thinner VGG encoder first (fast); --width follows it")  # fmt: skip
     g.add_argument("--distill-kimg", type=float, default=S, help="adain --encoder-width: distillation length (4)")
     g = p.add_argument_group("optimisation")
     g.add_argument("--kimg", type=float, default=S, help="thousands of images to train for (10)")
