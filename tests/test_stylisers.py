@@ -374,6 +374,24 @@ def test_cli_models_and_stylize(johnson_run: Path, photos: Path, tmp_path: Path)
     assert len(list((tmp_path / "o").glob("*.png"))) == 6
 
 
+def test_cli_style_size_reaches_the_adain_model(photos: Path, tmp_path: Path) -> None:
+    from artforge.data import images
+
+    outs = []
+    for side in (64, 256):
+        out = tmp_path / f"s{side}.png"
+        r = run_cli("stylize", "--model", "adain-wesnoth-fast", "--style", str(photos / "rocket.png"),
+                    "--style-size", str(side), str(photos / "coffee.png"), "-o", str(out), "-q")  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        assert images.read_params(out)["style_size"] == side
+        outs.append(np.asarray(Image.open(out), np.int16))
+    assert np.abs(outs[0] - outs[1]).mean() > 2  # the style statistics change with its scale
+    r = run_cli("stylize", "--model", "adain-wesnoth-fast", "--style", str(photos / "rocket.png"),
+                "--style-size", "10", str(photos / "coffee.png"), "-o", str(tmp_path / "bad.png"))  # fmt: skip
+    assert r.returncode != 0 and "--style-size must be >= 64" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "bad.png").exists()
+
+
 def test_cli_bad_models_and_styles(johnson_run: Path, photos: Path, tmp_path: Path) -> None:
     dcgan = api.train(
         TrainConfig(model="dcgan", data="fashion-mnist", max_images=64, batch=32, kimg=0.032, snap_kimg=0.032),

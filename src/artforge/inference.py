@@ -46,6 +46,7 @@ class ModelOptions:
             (0.0 <= self.alpha <= 1.0, "--alpha must be in [0, 1]"),
             (self.preserve_color in ("none", "luminance", "histogram"), "--preserve-color: none, luminance, histogram"),
             (self.size is None or self.size >= 16, "--size must be >= 16"),
+            (self.style_size >= MIN_STYLE_SIDE, f"--style-size must be >= {MIN_STYLE_SIDE}"),
             (self.batch >= 1, "--batch must be >= 1"),
             (self.precision in ("fp32", "bf16"), "--precision: fp32 or bf16"),
             (self.tile_size >= 64 and 0 <= self.tile_overlap < self.tile_size // 2, "--tile-size >= 64, overlap less"),

@@ -42,6 +42,8 @@ def add_parser(sub: Any) -> None:
     )  # fmt: skip
     g.add_argument("--style", action="append", default=[], dest="style_images", help="AdaIN: a style image")
     g.add_argument("--alpha", type=float, default=1.0, help="AdaIN content/style trade-off (1 = all style)")
+    g.add_argument("--style-size", type=int, default=512,
+                   help="AdaIN: long side of the style image(s), px (512; smaller: coarser, faster)")  # fmt: skip
     g.add_argument("--strength", type=float, default=1.0, help="blend with the original: 0 = photo, 1 = full")
     g.add_argument("--batch", type=int, default=4, help="images per forward pass (4)")
     g.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
@@ -118,6 +120,7 @@ def run_model(args: argparse.Namespace) -> int:
         raise ArtforgeError("give at least one content image, folder or glob")
     options: dict[str, Any] = {
         "strength": args.strength, "alpha": args.alpha, "batch": args.batch, "precision": args.precision,
+        "style_size": args.style_size,
     }  # fmt: skip
     for key in ("size", "preserve_color", "style_blend", "tile_size", "tile_overlap"):
         if key in given:
