@@ -347,6 +347,28 @@ def test_bf16_precision_stays_within_a_grey_level_of_fp32(photos: Path, tmp_path
         api.stylize_with_model(*args, tmp_path / "x.png", "adain-wesnoth-fast", precision="fp16", **kw)
 
 
+def test_a_folder_encodes_each_style_once(photos: Path, tmp_path: Path) -> None:
+    """AdaIN over a folder, one image per batch: the style goes through the encoder once, the
+    photos once each, and the result equals stylising each photo on its own."""
+    from artforge.inference import ModelOptions, stylize_files
+
+    sty = stylisers.load("adain-wesnoth-fast")
+    seen: list[tuple[int, ...]] = []
+    encoder = sty.encoder
+
+    def counting(x: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
+        seen.append(tuple(x.shape))
+        return encoder(x, layers)  # type: ignore[no-any-return]
+
+    sty.encoder = counting
+    style = [str(photos / "rocket.png")]
+    files = [str(photos / n) for n in ("coffee.png", "chelsea.png", "astronaut.png")]
+    out = stylize_files(sty, files, str(tmp_path / "all") + os.sep, ModelOptions(batch=1), style, progress=False)
+    assert len(seen) == 1 + len(files) and sty.encoder is counting  # 1 style + 3 photos; the memo is gone after
+    single = stylize_files(sty, files[1:2], str(tmp_path / "one.png"), ModelOptions(), style, progress=False)[0]
+    assert np.array_equal(np.asarray(Image.open(out[1])), np.asarray(Image.open(single)))
+
+
 def test_batches_of_mixed_sizes_match_single_images(johnson_run: Path, photos: Path, tmp_path: Path) -> None:
     out = api.stylize_with_model(str(photos), tmp_path / "all", johnson_run, batch=4)
     assert sorted(p.name for p in out) == sorted(p.name for p in photos.glob("*.png"))

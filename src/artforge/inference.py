@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from artforge.data import color, images, samples
 from artforge.errors import ArtforgeError
-from artforge.stylisers import Styliser, run_tiled
+from artforge.stylisers import Styliser, run_tiled, style_features_once
 
 MIN_STYLE_SIDE = 64  # AdaIN: relu4_1 of a smaller style has too few positions for its statistics
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
@@ -155,17 +155,18 @@ def stylize_files(
     bar = tqdm(total=len(files), unit="img", desc="stylize", disable=not progress, dynamic_ncols=True)
     items = ((i, _load(f, opts.size, "content image")) for i, f in enumerate(files))  # decoded one batch at a time
     try:
-        for group in _batches(items, opts.batch):
-            x = torch.cat([t for _, t in group]).to(device)  # [B, 3, H, W]
-            h, w = x.shape[-2:]
-            m = [images.to_tensor(images.load_mask(p, (w, h))).to(device) for p in masks]  # each [1, 1, H, W]
-            xm = torch.cat([x, *(mk.expand(len(x), -1, -1, -1) for mk in m)], 1)  # masks ride along in the tiles
-            y = run_tiled(lambda t: _call(styliser, t, style_t, opts), xm, opts.tile_size, opts.tile_overlap)[:, :3]
-            y = finish(y, x, opts)
-            for (i, _), yi in zip(group, y, strict=True):
-                params = {"model": styliser.name, "content": files[i], "styles": list(styles), **opts.__dict__}
-                written.append(images.save(images.to_image(yi[None].cpu()), outs[i], params, png_level=1))
-                bar.update(1)
+        with style_features_once(styliser, style_t):  # AdaIN: each style encoded once, not per batch
+            for group in _batches(items, opts.batch):
+                x = torch.cat([t for _, t in group]).to(device)  # [B, 3, H, W]
+                h, w = x.shape[-2:]
+                m = [images.to_tensor(images.load_mask(p, (w, h))).to(device) for p in masks]  # each [1, 1, H, W]
+                xm = torch.cat([x, *(mk.expand(len(x), -1, -1, -1) for mk in m)], 1)  # masks ride along in the tiles
+                y = run_tiled(lambda t: _call(styliser, t, style_t, opts), xm, opts.tile_size, opts.tile_overlap)[:, :3]
+                y = finish(y, x, opts)
+                for (i, _), yi in zip(group, y, strict=True):
+                    params = {"model": styliser.name, "content": files[i], "styles": list(styles), **opts.__dict__}
+                    written.append(images.save(images.to_image(yi[None].cpu()), outs[i], params, png_level=1))
+                    bar.update(1)
     finally:
         bar.close()
     return written

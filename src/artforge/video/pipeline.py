@@ -7,8 +7,6 @@ only by a finished video.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,41 +55,6 @@ def _styles(styliser: Any, style: str | os.PathLike[str] | None, device: torch.d
     if max(img.size) > STYLE_SIZE:
         img = images.resize_long(img, STYLE_SIZE)
     return [images.to_tensor(img).to(device)]
-
-
-class _StyleMemo:
-    """An AdaIN encoder that encodes each style image once per video instead of once per frame (a 512 px style
-    costs ~1.5 s of VGG on 2 CPU cores, far more than a frame): calls on one of ``styles`` hit a cache."""
-
-    def __init__(self, encoder: Any, styles: list[torch.Tensor]) -> None:
-        self.encoder, self.styles = encoder, styles
-        self.cache: dict[tuple[int, tuple[str, ...]], Any] = {}
-
-    def __call__(self, x: torch.Tensor, layers: Any) -> Any:
-        hit = next((i for i, s in enumerate(self.styles) if x is s), None)
-        if hit is None:
-            return self.encoder(x, layers)
-        key = (hit, tuple(layers))
-        if key not in self.cache:
-            self.cache[key] = self.encoder(x, layers)
-        return self.cache[key]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.encoder, name)
-
-
-@contextmanager
-def style_features_once(styliser: Any, styles: list[torch.Tensor] | None) -> Iterator[None]:
-    """While a video runs, an AdaIN ``styliser`` (one with a VGG ``encoder``) reuses its style features."""
-    encoder = getattr(styliser, "encoder", None)
-    if not styles or encoder is None:
-        yield
-        return
-    styliser.encoder = _StyleMemo(encoder, styles)
-    try:
-        yield
-    finally:
-        styliser.encoder = encoder
 
 
 class FrameStyliser:
@@ -166,7 +129,7 @@ def stylize_video(
         return out
 
     try:
-        with style_features_once(styliser, step.styles), atomic_path(dest) as tmp:
+        with stylisers.style_features_once(styliser, step.styles), atomic_path(dest) as tmp:
             io.transcode(src, tmp, one_frame, step.size, suffix=dest.suffix)
     finally:
         bar.close()
