@@ -120,6 +120,8 @@ def test_distilled_adain_trains_resumes_exactly_and_ships_in_one_file(
     again = stylisers.load(file)
     assert torch.equal(again(c, [s]), y)
     assert {k.split(".")[0] for k in ckpt.load(file)[0]} == {"G", "E"}  # no optimiser, no embeddings
+    with pytest.raises(stylisers.ArtforgeError, match="needs its own encoder"):
+        stylisers.Styliser(sty.spec, sty.net, "x")  # not the VGG teacher in its place
     (row,) = [r for r in stylisers.list_models(tmp_path / "a") if r["source"] == "trained"]
     assert row["kind"] == "adain" and "distilled 1/4-width encoder" in row["description"]
 

@@ -78,6 +78,8 @@ class Styliser:
         self.meta = meta or {}
         self.encoder: Any = encoder
         if self.kind == "adain" and encoder is None:
+            if spec.encoder_width > 1:
+                raise ArtforgeError(f"{name}: a distilled AdaIN model needs its own encoder (load it with load())")
             from artforge.weights import load_encoder
 
             self.encoder = load_encoder(spec.weights, progress=False)
