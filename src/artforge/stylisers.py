@@ -114,8 +114,7 @@ class Styliser:
         layers = target_layers(self.net)
         fc = self.encoder(content, layers)
         fs = [self.encoder(s, layers) for s in styles]
-        t = {k: mix_targets(fc[k], [f[k].expand(len(content), -1, -1, -1) for f in fs], alpha, style_weights, masks)
-             for k in layers}  # fmt: skip
+        t = {k: mix_targets(fc[k], [f[k] for f in fs], alpha, style_weights, masks) for k in layers}
         out = self.net(t[LAYER], t)[..., : content.shape[-2], : content.shape[-1]]
         return out.clamp_(0, 1)  # type: ignore[no-any-return]
 

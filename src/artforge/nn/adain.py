@@ -41,6 +41,17 @@ def adain(content: torch.Tensor, style: torch.Tensor, eps: float = EPS) -> torch
     return sigma_y * (content - mu_x) / sigma_x + mu_y
 
 
+def adain_affine(
+    content_stats: tuple[torch.Tensor, torch.Tensor], style: torch.Tensor, eps: float = EPS
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """AdaIN(x, y) = a x + b per channel: a = sigma(y) / sigma(x), b = mu(y) - a mu(x); ``content_stats``
+    is ``mean_std(x)``. Each ``[N, C, 1, 1]``."""
+    mu_x, sigma_x = content_stats
+    mu_y, sigma_y = mean_std(style, eps)
+    a = sigma_y / sigma_x
+    return a, mu_y - a * mu_x
+
+
 def mix_targets(
     content: torch.Tensor,
     styles: Sequence[torch.Tensor],
@@ -49,16 +60,20 @@ def mix_targets(
     masks: Sequence[torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """t = (1 - alpha) f(c) + alpha sum_k w_k AdaIN(f(c), f(s_k)); with masks ``[N, 1, h, w]``
-    (resized here to the features), w_k is the mask of style k, normalised to sum to 1 per pixel."""
-    ts = [adain(content, s) for s in styles]
+    (resized here to the features), w_k is the mask of style k, normalised to sum to 1 per pixel.
+    Without masks t is one per-channel affine map of f(c), applied in a single pass."""
+    stats = mean_std(content)
+    affines = [adain_affine(stats, s) for s in styles]
     if masks is not None:
+        ts = [torch.addcmul(b, a, content) for a, b in affines]
         m = torch.cat([F.interpolate(mk.float(), size=content.shape[-2:], mode="bilinear") for mk in masks], 1)
         m = m / m.sum(1, keepdim=True).clamp_min(1e-6)  # [N, K, h, w]
         mixed = sum(t * m[:, k : k + 1] for k, t in enumerate(ts))
-    else:
-        w = [1.0 / len(ts)] * len(ts) if weights is None else [float(v) / float(sum(weights)) for v in weights]
-        mixed = sum(wk * t for wk, t in zip(w, ts, strict=True))
-    return (1 - alpha) * content + alpha * mixed  # type: ignore[operator, no-any-return]
+        return (1 - alpha) * content + alpha * mixed  # type: ignore[operator, no-any-return]
+    w = [1.0 / len(affines)] * len(affines) if weights is None else [float(v) / float(sum(weights)) for v in weights]
+    scale = (1 - alpha) + alpha * sum(wk * a for wk, (a, _) in zip(w, affines, strict=True))
+    shift = alpha * sum(wk * b for wk, (_, b) in zip(w, affines, strict=True))
+    return torch.addcmul(shift, scale, content)  # type: ignore[arg-type]
 
 
 def _conv(c_in: int, c_out: int, relu: bool = True) -> list[nn.Module]:
