@@ -384,6 +384,37 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
     )
 
 
+@pytest.mark.parametrize("name", sorted(stylisers.shipped()))
+def test_shipped_model_is_small_fp16_and_stylises(name: str, tmp_path: Path, weights_cache: Path) -> None:
+    """Each shipped file: fp16 safetensors under 10 MB with its training config, listed by kind, and it
+    stylises: the Gram style loss to the style (VGG16, ``artforge eval --stylization``) falls well below the
+    photo's own."""
+    from safetensors import safe_open
+
+    from artforge.data import images, samples
+    from artforge.metrics.stylization import stylization_metrics
+
+    path = stylisers.shipped()[name]
+    assert path.stat().st_size < 10_000_000
+    with safe_open(str(path), "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
+        assert "config" in json.loads(f.metadata()["artforge"])
+    row = next(r for r in stylisers.list_models() if r["name"] == name)
+    sty = stylisers.load(name)
+    assert row["kind"] == sty.kind and row["source"] == "shipped"
+    photo_img = images.resize_long(samples.load("sample:astronaut"), 192)
+    style_img = images.resize_long(samples.load("sample:mountains"), 256)
+    photo, style = images.to_tensor(photo_img), images.to_tensor(style_img)
+    out = sty(photo, [style]) if sty.needs_style else sty(photo)
+    assert out.shape == photo.shape
+    files = {"photo": photo_img, "style": style_img, "out": images.to_image(out)}
+    for key, im in files.items():
+        im.save(tmp_path / f"{key}.png")
+    loss = {k: stylization_metrics(tmp_path / f"{k}.png", tmp_path / "photo.png", tmp_path / "style.png",
+                                   device="cpu")["style_loss"] for k in ("photo", "out")}  # fmt: skip
+    assert loss["out"] < 0.8 * loss["photo"], loss
+
+
 def test_cli_models_and_stylize(johnson_run: Path, photos: Path, tmp_path: Path) -> None:
     r = run_cli("models", "--json", "--runs", str(johnson_run.parent))
     assert r.returncode == 0, r.stderr
