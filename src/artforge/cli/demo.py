@@ -33,11 +33,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"done in {time.perf_counter() - t:.0f} s; the result is {path.resolve()}")
     from artforge import stylisers
 
-    shipped = stylisers.shipped()
-    shows = (("johnson-mountains", ()), ("adain-wesnoth", ("sample:swamp",)), ("adain-wesnoth-fast", ("sample:swamp",)))
-    for name, style in shows:
-        if name not in shipped:
+    for row in stylisers.list_models():
+        if row["source"] != "shipped":
             continue
+        name, style = row["name"], ("sample:swamp",) if row["kind"] == "adain" else ()
         dest = out.with_name(f"{out.stem}-{name}{out.suffix}")
         t = time.perf_counter()
         api.stylize_with_model(args.content, dest, name, styles=style, size=args.size)
