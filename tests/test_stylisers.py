@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from artforge import api, stylisers
@@ -21,7 +22,15 @@ from artforge.engines.run import Processes
 from artforge.errors import ArtforgeError
 from artforge.nn.adain import DEFAULT_SKIPS, AdaINDecoder, adain, mean_std, mix_targets, target_layers
 from artforge.nn.discriminators import PatchDiscriminator
-from artforge.nn.transformer import ConvLayer, TransformerNet, UpsampleConv, conv_space_to_depth, upsample_conv
+from artforge.nn.transformer import (
+    ConvLayer,
+    TransformerNet,
+    UpsampleConv,
+    conv_space_to_depth,
+    pixel_shuffle2,
+    pixel_unshuffle2,
+    upsample_conv,
+)
 
 CPU = Processes(0, 1, torch.device("cpu"))
 
@@ -55,6 +64,16 @@ def test_transformer_keeps_odd_sizes(size: tuple[int, int]) -> None:
     net = TransformerNet(width=4)
     x = torch.rand(2, 3, *size)
     assert net(x).shape == x.shape
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_pixel_shuffle_fast_paths_are_the_torch_ops(channels_last: bool) -> None:
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    x = torch.randn(2, 12, 5, 7).contiguous(memory_format=fmt)
+    assert torch.equal(pixel_shuffle2(x), F.pixel_shuffle(x, 2))
+    y = torch.randn(2, 3, 10, 14).contiguous(memory_format=fmt)
+    assert torch.equal(pixel_unshuffle2(y), F.pixel_unshuffle(y, 2))
+    assert torch.equal(pixel_shuffle2(pixel_unshuffle2(y)), y)
 
 
 def test_transformer_upsamples_without_transposed_convolutions() -> None:

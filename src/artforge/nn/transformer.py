@@ -20,6 +20,23 @@ from torch import nn
 S2D_MAX_OUT = 8  # 9x9 layers with at most this many output channels run through space-to-depth (2x faster on CPU)
 
 
+def pixel_shuffle2(x: torch.Tensor) -> torch.Tensor:
+    """``F.pixel_shuffle(x, 2)``, exactly. On NCHW-contiguous tensors a reshape-permute copy is ~2x
+    faster than its CPU kernel; channels-last tensors and ONNX export (DepthToSpace) keep the op."""
+    if not x.is_contiguous() or torch.onnx.is_in_onnx_export():
+        return F.pixel_shuffle(x, 2)
+    n, c, h, w = x.shape
+    return x.reshape(n, c // 4, 2, 2, h, w).permute(0, 1, 4, 2, 5, 3).reshape(n, c // 4, 2 * h, 2 * w)
+
+
+def pixel_unshuffle2(x: torch.Tensor) -> torch.Tensor:
+    """``F.pixel_unshuffle(x, 2)``, exactly; the same fast path as :func:`pixel_shuffle2`."""
+    if not x.is_contiguous() or torch.onnx.is_in_onnx_export():
+        return F.pixel_unshuffle(x, 2)
+    n, c, h, w = x.shape
+    return x.reshape(n, c, h // 2, 2, w // 2, 2).permute(0, 1, 3, 5, 2, 4).reshape(n, 4 * c, h // 2, w // 2)
+
+
 def _phase_taps(w: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
     """A 3-tap kernel along ``dim`` seen from a 2x nearest-upsampled signal's even and odd outputs.
 
@@ -43,7 +60,7 @@ def upsample_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | No
     phases = [_phase_taps(rows[a], 3)[b] for a in (0, 1) for b in (0, 1)]
     kernel = torch.stack(phases, 1).reshape(4 * o, c, 3, 3)
     b4 = None if bias is None else bias.repeat_interleave(4)
-    return F.pixel_shuffle(F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel, b4), 2)
+    return pixel_shuffle2(F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel, b4))
 
 
 def space_to_depth_kernel(weight: torch.Tensor) -> torch.Tensor:
@@ -65,7 +82,7 @@ def space_to_depth_kernel(weight: torch.Tensor) -> torch.Tensor:
 def conv_space_to_depth(xp: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     """``F.conv2d(xp, weight, bias)`` (stride 1, no padding, odd k, even-sized output) at half resolution."""
     b4 = None if bias is None else bias.repeat_interleave(4)
-    return F.pixel_shuffle(F.conv2d(F.pixel_unshuffle(xp, 2), space_to_depth_kernel(weight), b4), 2)
+    return pixel_shuffle2(F.conv2d(pixel_unshuffle2(xp), space_to_depth_kernel(weight), b4))
 
 
 class ConvLayer(nn.Sequential):
