@@ -26,7 +26,7 @@ def artforge(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
 
 def test_stylize_writes_png_with_parameters_and_reproduces(cache_env: Path, photo_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.png"
-    common = ["--size", "64", "--iterations", "3", "--seed", "7", "--style-weight", "2"]
+    common = ["--size", "64", "--iterations", "3", "--seed", "7", "--style-weight", "2", "--precision", "bf16"]
     r = artforge(
         "stylize",
         str(photo_dir / "content.png"),
@@ -41,7 +41,7 @@ def test_stylize_writes_png_with_parameters_and_reproduces(cache_env: Path, phot
     img = Image.open(out)
     assert max(img.size) == 64 and img.mode == "RGB"
     params = read_params(out)
-    assert params["config"]["style_weight"] == 2.0  # type: ignore[index]
+    assert params["config"]["style_weight"] == 2.0 and params["config"]["precision"] == "bf16"  # type: ignore[index]
     assert params["styles"] == [str((photo_dir / "style.jpg").resolve())]
     # --from-image re-runs with the stored parameters: same pixels (deterministic on CPU).
     again = tmp_path / "again.png"

@@ -88,6 +88,36 @@ def test_optimisation_lowers_the_objective(vgg: torch.nn.Module, photo_dir: Path
     assert float(parts_after["style"]) < 0.7 * float(parts_before["style"])  # moved toward the style
 
 
+def test_bf16_runs_vgg_in_bf16_and_the_losses_in_fp32(vgg: torch.nn.Module, photo_dir: Path) -> None:
+    """--precision bf16: the convolutions run under bf16 autocast, every loss term and the gradient stay
+    fp32, and both are close to fp32's; with the same optimiser, its L-BFGS run lands where fp32's does."""
+    from artforge.engines.pyramid import build_level
+
+    content, style = Image.open(photo_dir / "content.png"), Image.open(photo_dir / "style.jpg")
+    problems = {p: build_level(vgg, content, [style], StylizeConfig(precision=p), 96) for p in ("fp32", "bf16")}  # type: ignore[arg-type]
+    losses = {p: problem.loss() for p, problem in problems.items()}
+    c = problems["fp32"].content
+    seen: list[torch.dtype] = []
+    hook = vgg.register_forward_hook(lambda _m, _i, out: seen.extend(f.dtype for f in out.values()))
+    grads, totals = {}, {}
+    try:
+        for p, loss in losses.items():
+            seen.clear()
+            x = c.clone().requires_grad_(True)
+            total, parts = loss(x)
+            total.backward()  # type: ignore[no-untyped-call]
+            assert {v.dtype for v in parts.values()} == {torch.float32} and total.dtype == torch.float32
+            assert set(seen) == {torch.bfloat16 if p == "bf16" else torch.float32}
+            grads[p], totals[p] = x.grad, float(total.detach())
+    finally:
+        hook.remove()
+    assert grads["bf16"] is not None and grads["bf16"].dtype == torch.float32
+    assert abs(totals["bf16"] - totals["fp32"]) < 0.02 * totals["fp32"]
+    assert float(torch.nn.functional.cosine_similarity(grads["bf16"].flatten(), grads["fp32"].flatten(), dim=0)) > 0.97
+    final = {p: float(losses["fp32"](optimize(loss, c, 30))[0]) for p, loss in losses.items()}  # judged in fp32
+    assert abs(final["bf16"] - final["fp32"]) < 0.03 * final["fp32"]
+
+
 def test_masks_give_each_region_its_own_style(vgg: torch.nn.Module, tmp_path: Path) -> None:
     red = stripes((230, 30, 30), (150, 0, 0))
     blue = stripes((30, 30, 230), (0, 0, 150))

@@ -46,8 +46,6 @@ def add_parser(sub: Any) -> None:
                    help="AdaIN: long side of the style image(s), px (512; smaller: coarser, faster)")  # fmt: skip
     g.add_argument("--strength", type=float, default=1.0, help="blend with the original: 0 = photo, 1 = full")
     g.add_argument("--batch", type=int, default=4, help="images per forward pass (4)")
-    g.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
-                   help="fp32, or bf16 autocast: ~2x faster on CPUs with native bf16 (AVX512-BF16, AMX)")  # fmt: skip
     g = p.add_argument_group("size")
     g.add_argument("--size", type=int, default=S, help="long side of the output, px (512)")
     g.add_argument("--style-scale", type=float, default=S, help="style long side relative to the content's (1.0)")
@@ -75,6 +73,9 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--weights", default=S, help="VGG weights: name or file (vgg16-hed)")
     g.add_argument("--pooling", choices=["max", "avg"], default=S)
     g.add_argument("--device", default=S, help="auto, cpu or cuda (auto)")
+    g.add_argument("--precision", choices=["fp32", "bf16"], default=S,
+                   help="fp32, or bf16 autocast of the networks: ~2x faster on CPUs with native bf16 "
+                   "(AVX512-BF16, AMX) and on GPUs (fp32)")  # fmt: skip
     g = p.add_argument_group("output")
     g.add_argument(
         "--save-every", type=int, default=0, metavar="N", help="write an intermediate image every N iterations"
@@ -103,6 +104,7 @@ CONFIG_KEYS = {
     "weights",
     "pooling",
     "device",
+    "precision",
 }
 
 
@@ -119,7 +121,7 @@ def run_model(args: argparse.Namespace) -> int:
     if not inputs:
         raise ArtforgeError("give at least one content image, folder or glob")
     options: dict[str, Any] = {
-        "strength": args.strength, "alpha": args.alpha, "batch": args.batch, "precision": args.precision,
+        "strength": args.strength, "alpha": args.alpha, "batch": args.batch, "precision": given.get("precision", "fp32"),
         "style_size": args.style_size,
     }  # fmt: skip
     for key in ("size", "preserve_color", "style_blend", "tile_size", "tile_overlap"):

@@ -86,7 +86,10 @@ class LevelProblem:
         with torch.no_grad():
             targets = self.encoder(content.expand(-1, 3, -1, -1), cfg.content_layers)
         layer_w = dict(zip(cfg.style_layers, cfg.style_layer_weights or [1.0] * len(cfg.style_layers), strict=True))
-        return GatysLoss(self.encoder, targets, regions, layer_w, cfg.content_weight, cfg.style_weight, cfg.tv_weight)
+        return GatysLoss(
+            self.encoder, targets, regions, layer_w, cfg.content_weight, cfg.style_weight, cfg.tv_weight,
+            bf16=cfg.precision == "bf16",
+        )  # fmt: skip
 
 
 def build_level(
