@@ -95,7 +95,7 @@ def run_single(
     def on_step(parts: dict[str, torch.Tensor], _x: torch.Tensor) -> None:
         run.record(t0, side, len(run.total) + 1, float(parts["total"]))
 
-    optimize(loss_fn, x0, iterations, cfg.optimizer, cfg.learning_rate, on_step)
+    optimize(loss_fn, x0, iterations, cfg.optimizer, cfg.learning_rate, on_step, bf16=cfg.precision == "bf16")
     run.level_end_s[side] = time.perf_counter() - t0
     return run
 
@@ -171,7 +171,7 @@ def run_pyramid(
 
         n = max(lv.iterations, cap) if final else lv.iterations
         try:
-            x = optimize(loss_fn, x, n, cfg.optimizer, cfg.learning_rate, on_step)
+            x = optimize(loss_fn, x, n, cfg.optimizer, cfg.learning_rate, on_step, bf16=cfg.precision == "bf16")
         except _Reached:
             pass
         run.level_end_s[lv.long_side] = time.perf_counter() - t0 - judging_s

@@ -48,20 +48,21 @@ from artforge.objectives.perceptual import GatysLoss
 TARGET = 1.15
 
 
-def time_bare(encoder: VGGEncoder, layers: list[str], x: torch.Tensor, n: int) -> list[float]:
-    """Seconds of each of ``n`` bare forward+backward passes."""
+def time_bare(encoder: VGGEncoder, layers: list[str], x: torch.Tensor, n: int, bf16: bool = False) -> list[float]:
+    """Seconds of each of ``n`` bare forward+backward passes (the forward under bf16 autocast if ``bf16``)."""
     out: list[float] = []
     for _ in range(n):
         t0 = time.perf_counter()
         xi = x.detach().requires_grad_(True)
-        feats = encoder(xi, layers)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            feats = encoder(xi, layers)
         loss = sum((f.mean() for f in feats.values()), torch.zeros(()))
         loss.backward()
         out.append(time.perf_counter() - t0)
     return out
 
 
-def time_artforge(loss_fn: GatysLoss, x0: torch.Tensor, n: int, optimizer: str) -> list[float]:
+def time_artforge(loss_fn: GatysLoss, x0: torch.Tensor, n: int, optimizer: str, bf16: bool = False) -> list[float]:
     """Seconds of each of ``n`` iterations of ``optimize`` (timestamps from its on_step callback)."""
     stamps: list[float] = []
 
@@ -69,7 +70,7 @@ def time_artforge(loss_fn: GatysLoss, x0: torch.Tensor, n: int, optimizer: str) 
         stamps.append(time.perf_counter())
 
     t0 = time.perf_counter()
-    optimize(loss_fn, x0, n, optimizer, on_step=on_step)
+    optimize(loss_fn, x0, n, optimizer, on_step=on_step, bf16=bf16)
     return [b - a for a, b in zip([t0, *stamps[:-1]], stamps, strict=True)]
 
 
@@ -95,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--style", default="mountains", help=f"bundled painting ({', '.join(STYLE_PAINTINGS)}) or path")
     p.add_argument("--optimizer", choices=["lbfgs", "adam"], default="lbfgs")
     p.add_argument("--weights", default="vgg16-hed")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help="both methods' VGG forward in fp32, or both under bf16 autocast (default fp32)")  # fmt: skip
     p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (default: torch's choice)")
     p.add_argument("--breakdown", action="store_true", help="also time GatysLoss fwd+bwd without the optimizer")
     p.add_argument("--seed", type=int, default=0)
@@ -106,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     print_header("artforge benchmark: iteration overhead (Gatys loop vs bare VGG fwd+bwd)", machine_info(args.threads))
 
-    cfg = StylizeConfig(size=args.size, scales=1, optimizer=args.optimizer, weights=args.weights, device="cpu")
+    cfg = StylizeConfig(
+        size=args.size, scales=1, optimizer=args.optimizer, weights=args.weights, device="cpu", precision=args.precision
+    )
     encoder = encoder_for(cfg.weights, cfg.pooling, "cpu")
     layers = sorted(set(cfg.content_layers) | set(cfg.style_layers))
     t0 = time.perf_counter()
@@ -118,13 +123,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"input      : [1, 3, {h}, {w}]  content={args.content}  style={args.style}")
     print(f"layers     : {', '.join(layers)}")
     print(f"optimizer  : {args.optimizer}  (artforge.engines.optimize, one loss evaluation per iteration)")
+    print(f"precision  : {args.precision} (both methods)")
     print(f"targets    : {t_targets:.2f} s to build (not timed below)")
     print(f"protocol   : warm-up {args.warmup}/method, then {args.rounds} rounds x {args.iterations} iterations/method")
     print(flush=True)
 
     methods: dict[str, Callable[[int], list[float]]] = {
-        "bare": lambda n: time_bare(encoder, layers, x_bare, n),
-        "artforge": lambda n: time_artforge(loss_fn, x0, n, args.optimizer),
+        "bare": lambda n: time_bare(encoder, layers, x_bare, n, args.precision == "bf16"),
+        "artforge": lambda n: time_artforge(loss_fn, x0, n, args.optimizer, args.precision == "bf16"),
     }
     if args.breakdown:
         methods["loss-only"] = lambda n: time_loss_only(loss_fn, x0, n)

@@ -88,34 +88,34 @@ def test_optimisation_lowers_the_objective(vgg: torch.nn.Module, photo_dir: Path
     assert float(parts_after["style"]) < 0.7 * float(parts_before["style"])  # moved toward the style
 
 
-def test_bf16_runs_vgg_in_bf16_and_the_losses_in_fp32(vgg: torch.nn.Module, photo_dir: Path) -> None:
-    """--precision bf16: the convolutions run under bf16 autocast, every loss term and the gradient stay
-    fp32, and both are close to fp32's; with the same optimiser, its L-BFGS run lands where fp32's does."""
+def test_bf16_runs_vgg_in_bf16_after_exact_first_evaluations_and_the_losses_in_fp32(
+    vgg: torch.nn.Module, photo_dir: Path
+) -> None:
+    """--precision bf16: optimize's first evaluations (L-BFGS's first curvature pair) run in fp32, the
+    rest with the VGG under bf16 autocast; every loss term stays fp32, and 30 L-BFGS iterations land
+    where fp32's do (judged by the same fp32 objective)."""
+    from artforge.engines.optimize import FP32_EVALUATIONS
     from artforge.engines.pyramid import build_level
 
     content, style = Image.open(photo_dir / "content.png"), Image.open(photo_dir / "style.jpg")
-    problems = {p: build_level(vgg, content, [style], StylizeConfig(precision=p), 96) for p in ("fp32", "bf16")}  # type: ignore[arg-type]
-    losses = {p: problem.loss() for p, problem in problems.items()}
-    c = problems["fp32"].content
+    problem = build_level(vgg, content, [style], StylizeConfig(), 96)  # type: ignore[arg-type]
+    loss, c = problem.loss(), problem.content
     seen: list[torch.dtype] = []
-    hook = vgg.register_forward_hook(lambda _m, _i, out: seen.extend(f.dtype for f in out.values()))
-    grads, totals = {}, {}
+    part_dtypes: set[torch.dtype] = set()
+    hook = vgg.register_forward_hook(lambda _m, _i, out: seen.append(next(iter(out.values())).dtype))
     try:
-        for p, loss in losses.items():
-            seen.clear()
-            x = c.clone().requires_grad_(True)
-            total, parts = loss(x)
-            total.backward()  # type: ignore[no-untyped-call]
-            assert {v.dtype for v in parts.values()} == {torch.float32} and total.dtype == torch.float32
-            assert set(seen) == {torch.bfloat16 if p == "bf16" else torch.float32}
-            grads[p], totals[p] = x.grad, float(total.detach())
+        x_bf16 = optimize(loss, c, 30, on_step=lambda p, _x: part_dtypes.update(v.dtype for v in p.values()), bf16=True)
     finally:
         hook.remove()
-    assert grads["bf16"] is not None and grads["bf16"].dtype == torch.float32
-    assert abs(totals["bf16"] - totals["fp32"]) < 0.02 * totals["fp32"]
-    assert float(torch.nn.functional.cosine_similarity(grads["bf16"].flatten(), grads["fp32"].flatten(), dim=0)) > 0.97
-    final = {p: float(losses["fp32"](optimize(loss, c, 30))[0]) for p, loss in losses.items()}  # judged in fp32
-    assert abs(final["bf16"] - final["fp32"]) < 0.03 * final["fp32"]
+    assert seen == [torch.float32] * FP32_EVALUATIONS + [torch.bfloat16] * (30 - FP32_EVALUATIONS)
+    assert part_dtypes == {torch.float32}
+    final_bf16, final_fp32 = (float(loss(x)[0]) for x in (x_bf16, optimize(loss, c, 30)))
+    assert final_bf16 < 0.8 * float(loss(c)[0])  # it optimised
+    assert abs(final_bf16 - final_fp32) < 0.03 * final_fp32
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # under a caller's autocast: fp32 terms, near fp32's
+        total, parts = loss(c)
+    assert total.dtype == torch.float32 and {v.dtype for v in parts.values()} == {torch.float32}
+    assert abs(float(total) - float(loss(c)[0])) < 0.02 * float(loss(c)[0])
 
 
 def test_masks_give_each_region_its_own_style(vgg: torch.nn.Module, tmp_path: Path) -> None:

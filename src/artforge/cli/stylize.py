@@ -121,8 +121,8 @@ def run_model(args: argparse.Namespace) -> int:
     if not inputs:
         raise ArtforgeError("give at least one content image, folder or glob")
     options: dict[str, Any] = {
-        "strength": args.strength, "alpha": args.alpha, "batch": args.batch, "precision": given.get("precision", "fp32"),
-        "style_size": args.style_size,
+        "strength": args.strength, "alpha": args.alpha, "batch": args.batch, "style_size": args.style_size,
+        "precision": given.get("precision", "fp32"),
     }  # fmt: skip
     for key in ("size", "preserve_color", "style_blend", "tile_size", "tile_overlap"):
         if key in given:

@@ -86,10 +86,7 @@ class LevelProblem:
         with torch.no_grad():
             targets = self.encoder(content.expand(-1, 3, -1, -1), cfg.content_layers)
         layer_w = dict(zip(cfg.style_layers, cfg.style_layer_weights or [1.0] * len(cfg.style_layers), strict=True))
-        return GatysLoss(
-            self.encoder, targets, regions, layer_w, cfg.content_weight, cfg.style_weight, cfg.tv_weight,
-            bf16=cfg.precision == "bf16",
-        )  # fmt: skip
+        return GatysLoss(self.encoder, targets, regions, layer_w, cfg.content_weight, cfg.style_weight, cfg.tv_weight)
 
 
 def build_level(
@@ -182,6 +179,7 @@ def stylize_tensor(
     """The stylised image at ``cfg.size``: ``[1, 3, H, W]`` (``[1, 1, H, W]`` luminance under
     ``preserve_color='luminance'``; :func:`artforge.data.color.combine_luminance` finishes it)."""
     torch.manual_seed(cfg.seed)
+    bf16 = cfg.precision == "bf16"
     levels = schedule(cfg.size, cfg.iterations, cfg.scales, cfg.min_scale)
     sizes = [resize_long(content, lv.long_side).size for lv in levels]
     n_tiles = [len(tiling.windows(h, w, cfg.tile_size, cfg.tile_overlap)) for w, h in sizes]
@@ -200,13 +198,15 @@ def stylize_tensor(
             previous = problem
             bar.level = lv.long_side
             if len(problem.windows) == 1:
-                x = optimize(problem.loss(), x, lv.iterations, cfg.optimizer, cfg.learning_rate, bar.step)
+                x = optimize(problem.loss(), x, lv.iterations, cfg.optimizer, cfg.learning_rate, bar.step, bf16=bf16)
                 continue
             canvas = bar.canvas = x.clone()
             for win in problem.windows:
                 y0, y1, x0, x1 = win
                 patch = canvas[..., y0:y1, x0:x1]
-                patch = optimize(problem.loss(win), patch, lv.iterations, cfg.optimizer, cfg.learning_rate, bar.step)
+                patch = optimize(
+                    problem.loss(win), patch, lv.iterations, cfg.optimizer, cfg.learning_rate, bar.step, bf16=bf16
+                )
                 tiling.paste(canvas, patch, win, cfg.tile_overlap)
             x, bar.canvas = canvas, None
     except KeyboardInterrupt:

@@ -76,8 +76,8 @@ class GatysLoss(nn.Module):
     region holding the blended Grams of all styles; with masks each style owns the region where
     its mask is bright (style-only spatial control, Gatys et al. 2017).
 
-    ``bf16=True`` runs the VGG forward (and so its backward) under bf16 autocast; the features
-    are cast back to fp32 before the Grams, so every loss term is computed in fp32.
+    The VGG forward runs under the caller's autocast, if any (``optimize(..., bf16=True)``); the
+    features are cast back to fp32 and every loss term is computed in fp32, autocast off.
     """
 
     def __init__(
@@ -89,11 +89,9 @@ class GatysLoss(nn.Module):
         content_weight: float,
         style_weight: float,
         tv_weight: float,
-        bf16: bool = False,
     ) -> None:
         super().__init__()
         self.encoder = encoder
-        self.bf16 = bf16
         self.content = nn.ModuleDict({k: ContentLoss(v) for k, v in content_targets.items()})
         self.styles = nn.ModuleList([StyleLoss(t, style_layer_weights) for t, _, _ in regions])
         self.masks = [m for _, m, _ in regions]
@@ -118,10 +116,13 @@ class GatysLoss(nn.Module):
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         x = image.expand(-1, 3, -1, -1) if image.shape[1] == 1 else image  # luminance-only runs
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            feats = self.encoder(x, self.layers)
-        if self.bf16:
-            feats = {k: f.float() for k, f in feats.items()}
+        feats = self.encoder(x, self.layers)
+        with torch.autocast(image.device.type, enabled=False):
+            return self._terms({k: f.float() for k, f in feats.items()}, image)
+
+    def _terms(
+        self, feats: Mapping[str, torch.Tensor], image: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         alpha, beta, gamma = self.weights
         l_c = sum((loss(feats[k]) for k, loss in self.content.items()), torch.zeros((), device=image.device))
         l_c = l_c / max(len(self.content), 1)
