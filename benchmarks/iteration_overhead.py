@@ -74,13 +74,14 @@ def time_artforge(loss_fn: GatysLoss, x0: torch.Tensor, n: int, optimizer: str, 
     return [b - a for a, b in zip([t0, *stamps[:-1]], stamps, strict=True)]
 
 
-def time_loss_only(loss_fn: GatysLoss, x0: torch.Tensor, n: int) -> list[float]:
+def time_loss_only(loss_fn: GatysLoss, x0: torch.Tensor, n: int, bf16: bool = False) -> list[float]:
     """Seconds of each of ``n`` GatysLoss forward+backward passes without an optimizer (--breakdown)."""
     out: list[float] = []
     for _ in range(n):
         t0 = time.perf_counter()
         xi = x0.detach().clone().requires_grad_(True)
-        loss, _ = loss_fn(xi)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss, _ = loss_fn(xi)
         loss.backward()
         out.append(time.perf_counter() - t0)
     return out
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         "artforge": lambda n: time_artforge(loss_fn, x0, n, args.optimizer, args.precision == "bf16"),
     }
     if args.breakdown:
-        methods["loss-only"] = lambda n: time_loss_only(loss_fn, x0, n)
+        methods["loss-only"] = lambda n: time_loss_only(loss_fn, x0, n, args.precision == "bf16")
     for fn in methods.values():
         if args.warmup:
             fn(args.warmup)
