@@ -129,12 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"protocol   : warm-up {args.warmup}/method, then {args.rounds} rounds x {args.iterations} iterations/method")
     print(flush=True)
 
+    bf16 = args.precision == "bf16"
     methods: dict[str, Callable[[int], list[float]]] = {
-        "bare": lambda n: time_bare(encoder, layers, x_bare, n, args.precision == "bf16"),
-        "artforge": lambda n: time_artforge(loss_fn, x0, n, args.optimizer, args.precision == "bf16"),
+        "bare": lambda n: time_bare(encoder, layers, x_bare, n, bf16),
+        "artforge": lambda n: time_artforge(loss_fn, x0, n, args.optimizer, bf16),
     }
     if args.breakdown:
-        methods["loss-only"] = lambda n: time_loss_only(loss_fn, x0, n, args.precision == "bf16")
+        methods["loss-only"] = lambda n: time_loss_only(loss_fn, x0, n, bf16)
     for fn in methods.values():
         if args.warmup:
             fn(args.warmup)
