@@ -63,7 +63,7 @@ def main() -> None:
             snaps[step] = x.detach().clone()
 
     t0 = time.perf_counter()
-    x_n = optimize(lambda x: loss(x), content, args.iterations, on_step=on_step)
+    x_n = optimize(loss, content, args.iterations, on_step=on_step)
     print(f"single-scale {args.size} px, {args.iterations} iterations: {time.perf_counter() - t0:.1f} s")
 
     def f(x: torch.Tensor) -> float:
@@ -77,15 +77,15 @@ def main() -> None:
     print("objective along the chord x_k + a (x_N - x_k)")
     print(table(["k", *(f"a={a:g}" for a in alphas)], chord))
     rows = []
-    recovered = []  # share of f(x_k) - f(x_N) that the best coarse part recovers
+    recovered = []  # share of f(x_k) - f(x_N) that each coarse part recovers
     for k in args.at:
-        d = x_n - snaps[k]
-        row: list[object] = [k, f"{f(snaps[k]):.4f}"]
+        d, f_k = x_n - snaps[k], f(snaps[k])
+        row: list[object] = [k, f"{f_k:.4f}"]
         for s in args.pools:
             lo = low_pass(d, s)
             f_lo = f(snaps[k] + lo)
             row.append(f"{f_lo:.4f} / {f(snaps[k] + d - lo):.4f}")
-            recovered.append((f(snaps[k]) - f_lo) / max(f(snaps[k]) - f_n, 1e-12))
+            recovered.append((f_k - f_lo) / max(f_k - f_n, 1e-12))
         rows.append(row)
     print(f"\nobjective after the coarse part / the fine part of d = x_N - x_k (f(x_N) = {f_n:.4f})")
     print(table(["k", "f(x_k)", *(f"pool {s}: low / high" for s in args.pools)], rows))
