@@ -58,7 +58,7 @@ from _common import (
 )
 from artforge.api import encoder_for
 from artforge.config import StylizeConfig
-from artforge.data.images import resize_long
+from artforge.data.images import resize_long, to_image, to_tensor
 from artforge.engines import tiling
 from artforge.engines.optimize import optimize
 from artforge.engines.pyramid import schedule, stylize_tensor, upsample_with_detail
@@ -92,7 +92,7 @@ class Run:
 
 def saved_image(x: torch.Tensor) -> torch.Tensor:
     """What ``save_image`` keeps of an iterate: clamped to [0, 1] and rounded to 8 bits."""
-    return (x.detach().clamp(0, 1) * 255).round() / 255
+    return to_tensor(to_image(x))
 
 
 def run_single(
@@ -176,8 +176,7 @@ def run_pyramid(
             total = float(parts["total"])
             if final and judge is not None and total <= 1.02 * threshold:
                 t_judge = time.perf_counter()
-                with torch.no_grad():
-                    total = judge(xi)  # the iterate after this step
+                total = judge(xi)  # the iterate after this step
                 judging_s += time.perf_counter() - t_judge
             run.record(t0 + judging_s, side, i, total)
             if not final:
@@ -325,21 +324,18 @@ def main(argv: list[str] | None = None) -> int:
     single_s = single.level_end_s[max(single.level_end_s)]
     threshold = single.total[-1]
     print(f"  done in {single_s:.1f} s; final objective {threshold:.6g}", flush=True)
-    fp32_loss = level_loss(encoder, content, style, args.size, single_cfg)[0]
     judge: Callable[[torch.Tensor], float] | None = None
-    if plain:
+    if plain or args.precision != "fp32":  # score like the reference: fp32, on its saved image if plain
+        fp32_loss = level_loss(encoder, content, style, args.size, single_cfg)[0]
+        prepare = saved_image if plain else torch.Tensor.detach
 
         def judge(xi: torch.Tensor) -> float:
             with torch.no_grad():
-                return float(fp32_loss(saved_image(xi))[0])
+                return float(fp32_loss(prepare(xi))[0])
 
-        reported, threshold = threshold, judge(x_single)
-        print(f"  objective of its saved 8-bit image (the new L*): {threshold:.6g}", flush=True)
-    elif args.precision != "fp32":
-
-        def judge(xi: torch.Tensor) -> float:
-            with torch.no_grad():
-                return float(fp32_loss(xi)[0])
+        if plain:
+            reported, threshold = threshold, judge(x_single)
+            print(f"  objective of its saved 8-bit image (the new L*): {threshold:.6g}", flush=True)
 
     print(f"running pyramid until objective <= {threshold:.6g} at full size ...", flush=True)
     min_final = levels[-1].iterations if args.verify_driver else 0
