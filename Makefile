@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # PyTorch 2.13.0 is the CPU build on these machines; an unpinned torch pulls GBs of CUDA wheels.
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test install lint typecheck unit clean
+.PHONY: demo test install lint layers typecheck unit clean
 
 $(BIN)/artforge: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,13 +24,16 @@ lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
+layers: install  # imports point down: cli > api > engines > families | metrics > objectives > nn | data > core
+	$(BIN)/lint-imports
+
 typecheck: install
 	$(BIN)/mypy
 
 unit: install
 	$(BIN)/pytest -q
 
-test: lint typecheck unit
+test: lint layers typecheck unit
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import torch
     from PIL import Image
 
-    from artforge.config import StylizeConfig
+    from artforge.gatys.config import StylizeConfig
     from artforge.nn.encoders import VGGEncoder
     from artforge.objectives.perceptual import GatysLoss
 
@@ -134,7 +134,7 @@ def level_loss(
 ) -> tuple[GatysLoss, torch.Tensor]:
     """The GatysLoss of one untiled pyramid level and the content tensor it optimises from,
     built by artforge's own ``build_level`` (the same code path as ``stylize_tensor``)."""
-    from artforge.engines.pyramid import build_level
+    from artforge.gatys.pyramid import build_level
 
     problem = build_level(encoder, content, [style], cfg, long_side)
     return problem.loss(), problem.content

@@ -7,7 +7,7 @@ Measured:
    ``content_weight*L_c + style_weight*L_s + tv_weight*L_tv`` seen by the last iteration.
 2. pyramid: the default schedule (``scales`` auto, coarsest level ``--min-scale`` = 128 px,
    ``--pyramid-iterations`` = StylizeConfig's 100 at the final level, 2x per coarser level),
-   driven level by level exactly like ``artforge.engines.pyramid.stylize_tensor`` (same targets,
+   driven level by level exactly like ``artforge.gatys.pyramid.stylize_tensor`` (same targets,
    the same hand-off between levels, one continuous L-BFGS run per level). The final level
    (full size, untiled, the very same objective as the single-scale run) keeps iterating past its
    configured count until its objective <= L*, or ``--cap-factor`` x the single-scale iterations.
@@ -57,11 +57,11 @@ from _common import (
     table,
 )
 from artforge.api import encoder_for
-from artforge.config import StylizeConfig
+from artforge.data import tiling
 from artforge.data.images import resize_long, to_image, to_tensor
-from artforge.engines import tiling
-from artforge.engines.optimize import optimize
-from artforge.engines.pyramid import schedule, stylize_tensor, upsample_with_detail
+from artforge.gatys.config import StylizeConfig
+from artforge.gatys.optimize import optimize
+from artforge.gatys.pyramid import schedule, stylize_tensor, upsample_with_detail
 from artforge.nn.encoders import VGGEncoder
 
 TARGET = 1 / 3
@@ -396,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
 
     verified: bool | None = None
     if args.verify_driver:
-        print("verifying the driver against artforge.engines.pyramid.stylize_tensor ...", flush=True)
+        print("verifying the driver against artforge.gatys.pyramid.stylize_tensor ...", flush=True)
         ref = stylize_tensor(encoder, content, [style], pyr_cfg, progress=False)
         assert pyr.configured_x is not None
         diff = float((ref - pyr.configured_x).abs().max())

@@ -44,12 +44,12 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from _common import machine_info, print_header, table
-from artforge import training
 from artforge.api import resolve_device
-from artforge.config import TrainConfig
 from artforge.data.grid import make_grid
+from artforge.families.config import TrainConfig
+from artforge.families.registry import MODELS
 from artforge.metrics import feature_statistics, frechet_distance, kid
-from artforge.registry import MODELS
+from artforge.train import build as training
 from dcgan_throughput import PlainDCGAN, artforge_trainer, param_count
 
 TARGET = 1.0

@@ -41,12 +41,12 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from _common import machine_info, print_header, table
-from artforge import training
-from artforge.config import TrainConfig
-from artforge.engines.gan import GANTrainer
-from artforge.engines.run import init_processes
+from artforge.families.config import TrainConfig
+from artforge.families.registry import MODELS
 from artforge.nn.dcgan import DCGANDiscriminator, DCGANGenerator, init_weights
-from artforge.registry import MODELS
+from artforge.train import build as training
+from artforge.train.gan import GANTrainer
+from artforge.train.processes import init_processes
 
 TARGET = 1.0
 REAL_LABEL, FAKE_LABEL = 1.0, 0.0  # as in pytorch/examples/dcgan/main.py

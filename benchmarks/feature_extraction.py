@@ -29,7 +29,7 @@ import torch
 from PIL import Image
 
 from _common import machine_info, print_header, table
-from artforge.errors import ArtforgeError
+from artforge.core.errors import ArtforgeError
 from artforge.metrics import backbones
 from artforge.metrics.features import array_features
 

@@ -397,10 +397,10 @@ def run_in_process(
     import torch
     from PIL import Image
 
-    from artforge import stylisers
+    from artforge.core.errors import ArtforgeError
     from artforge.data import images
-    from artforge.errors import ArtforgeError
-    from artforge.inference import ModelOptions, stylize_files
+    from artforge.feedforward import stylizer as stylisers
+    from artforge.feedforward.files import ModelOptions, stylize_files
 
     torch.set_num_threads(args.threads)
     stl = Stl(args.stl_python, args.threads)
@@ -455,8 +455,8 @@ def run_in_process(
     a1, b1 = interleave(args.runs, af_per_style, stl_call("builtin", inputs["speed"], style=args.stl_style))
     a1x: list[float] = []
     try:
-        from artforge.export import export_onnx
-        from artforge.onnx_runtime import OnnxStyliser
+        from artforge.feedforward.export import export_onnx
+        from artforge.feedforward.onnx import OnnxStyliser
 
         assert isinstance(per_style, stylisers.Styliser)
         export_onnx(per_style, work / "per-style.onnx")

@@ -40,8 +40,8 @@ from _common import (
     table,
 )
 from artforge.api import encoder_for
-from artforge.config import StylizeConfig
-from artforge.engines.optimize import optimize
+from artforge.gatys.config import StylizeConfig
+from artforge.gatys.optimize import optimize
 from artforge.nn.encoders import VGGEncoder
 from artforge.objectives.perceptual import GatysLoss
 
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     h, w = x0.shape[-2:]
     print(f"input      : [1, 3, {h}, {w}]  content={args.content}  style={args.style}")
     print(f"layers     : {', '.join(layers)}")
-    print(f"optimizer  : {args.optimizer}  (artforge.engines.optimize, one loss evaluation per iteration)")
+    print(f"optimizer  : {args.optimizer}  (artforge.gatys.optimize, one loss evaluation per iteration)")
     print(f"precision  : {args.precision} (both methods)")
     print(f"targets    : {t_targets:.2f} s to build (not timed below)")
     print(f"protocol   : warm-up {args.warmup}/method, then {args.rounds} rounds x {args.iterations} iterations/method")

@@ -43,10 +43,10 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
 
     from _common import content_image, style_image, torch_info
     from artforge.api import encoder_for, stylize
-    from artforge.config import StylizeConfig
+    from artforge.data import tiling
     from artforge.data.images import resize_long
-    from artforge.engines import tiling
-    from artforge.engines.pyramid import schedule
+    from artforge.gatys.config import StylizeConfig
+    from artforge.gatys.pyramid import schedule
 
     info = torch_info(spec["threads"])
     torch.manual_seed(spec["seed"])

@@ -22,10 +22,10 @@ from PIL import Image
 
 from _common import content_image, machine_info, print_header, style_image, table
 from artforge import api
-from artforge.config import StylizeConfig
 from artforge.data.images import to_image
-from artforge.engines.optimize import optimize
-from artforge.engines.pyramid import LevelProblem, build_level
+from artforge.gatys.config import StylizeConfig
+from artforge.gatys.optimize import optimize
+from artforge.gatys.pyramid import LevelProblem, build_level
 from artforge.nn.encoders import VGGEncoder
 
 

@@ -44,14 +44,14 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from _common import machine_info, print_header, table
-from artforge import training
 from artforge.api import resolve_device
-from artforge.config import TrainConfig
-from artforge.engines.run import init_processes
-from artforge.engines.vae import VAETrainer
+from artforge.families.config import TrainConfig
+from artforge.families.registry import MODELS
 from artforge.nn.vae import ConvVAE
 from artforge.objectives.likelihood import elbo, iwae_nll
-from artforge.registry import MODELS
+from artforge.train import build as training
+from artforge.train.processes import init_processes
+from artforge.train.vae import VAETrainer
 
 
 class PlainConvVAE(nn.Module):

@@ -19,7 +19,7 @@ def weights_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     cache = tmp_path_factory.mktemp("cache")
     mp = pytest.MonkeyPatch()
     mp.setenv("ARTFORGE_CACHE", str(cache))
-    from artforge import weights
+    from artforge.nn import weights
 
     weights.fetch("vgg16-hed", progress=False)
     yield cache
@@ -34,7 +34,7 @@ def cache_env(weights_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="session")
 def vgg(weights_cache: Path) -> torch.nn.Module:
-    from artforge.weights import load_encoder
+    from artforge.nn.weights import load_encoder
 
     return load_encoder(str(weights_cache / "vgg16-hed.safetensors"))
 

@@ -11,9 +11,8 @@ __version__ = "0.1.0"
 __all__ = ["ArtforgeError", "StylizeConfig", "stylize"]
 
 if TYPE_CHECKING:
-    from artforge.api import stylize
-    from artforge.config import StylizeConfig
-    from artforge.errors import ArtforgeError
+    from artforge.api import StylizeConfig, stylize
+    from artforge.core.errors import ArtforgeError
 
 
 def __getattr__(name: str) -> Any:
@@ -22,11 +21,11 @@ def __getattr__(name: str) -> Any:
 
         return stylize
     if name == "StylizeConfig":
-        from artforge.config import StylizeConfig
+        from artforge.api import StylizeConfig
 
         return StylizeConfig
     if name == "ArtforgeError":
-        from artforge.errors import ArtforgeError
+        from artforge.core.errors import ArtforgeError
 
         return ArtforgeError
     raise AttributeError(f"module 'artforge' has no attribute {name!r}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -11,29 +10,47 @@ from typing import Any, Union
 import torch
 from PIL import Image
 
-from artforge.config import StylizeConfig, TrainConfig
+from artforge.core import checkpoint as ckpt
+from artforge.core.device import resolve_device
+from artforge.core.download import cache_dir
+from artforge.core.errors import ArtforgeError
 from artforge.data import color, images, samples
-from artforge.engines.pyramid import stylize_tensor
-from artforge.errors import ArtforgeError
-from artforge.nn.encoders import VGGEncoder, check_layers
-from artforge.weights import load_encoder
+from artforge.families import registry
+from artforge.families.config import TrainConfig
+from artforge.feedforward import export
+from artforge.feedforward import stylizer as stylisers
+from artforge.feedforward.base import StyliserLike
+from artforge.feedforward.files import ModelOptions, stylize_files
+from artforge.feedforward.video.pipeline import stylize_video as _video
+from artforge.feedforward.video.temporal import DEFAULT_WEIGHT as DEFAULT_TEMPORAL_WEIGHT
+from artforge.gatys.config import StylizeConfig
+from artforge.gatys.progress import Callback, Progress
+from artforge.gatys.pyramid import stylize_tensor
+from artforge.metrics.backbones import BACKBONES
+from artforge.metrics.report import DEFAULT_SAMPLES, METRICS
+from artforge.metrics.report import Options as MetricOptions
+from artforge.metrics.report import compare as _compare
+from artforge.metrics.stylization import stylization_metrics as _stylization
+from artforge.nn import weights
+from artforge.nn.encoders import check_layers
+from artforge.nn.weights import DEFAULT_WEIGHTS, encoder_for
+from artforge.train import build as training
+from artforge.train.evaluation import evaluate_run
+from artforge.train.loop import TrainingInterrupted, fit
+from artforge.train.metrics_hook import MetricsHook, check_metrics
+from artforge.train.processes import init_processes
+from artforge.train.sampling import run_sampling
+
+__all__ = [
+    "ArtforgeError", "BACKBONES", "DEFAULT_SAMPLES", "DEFAULT_TEMPORAL_WEIGHT", "METRICS", "MetricOptions",
+    "StylizeConfig", "TrainConfig", "TrainingInterrupted", "cache_dir", "compare", "encoder_for", "evaluate",
+    "export_model", "fetch_dataset", "fetch_weights", "list_datasets", "list_models", "list_weights",
+    "load_styliser", "model_names",
+    "resolve_device", "sample", "stylization_metrics", "stylize", "stylize_to_file", "stylize_video",
+    "stylize_with_model", "train",
+]  # fmt: skip
 
 ImageLike = Union[str, "os.PathLike[str]", Image.Image]
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto``: CUDA if present, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ArtforgeError(f"--device {name}: no CUDA GPU is available; use --device cpu")
-    return torch.device(name)
-
-
-@functools.lru_cache(maxsize=4)
-def encoder_for(weights: str, pooling: str, device: str) -> VGGEncoder:
-    """The pretrained encoder, loaded once per process."""
-    return load_encoder(weights, pooling=pooling).to(device)
 
 
 def _image(x: ImageLike, what: str) -> Image.Image:
@@ -59,12 +76,16 @@ def stylize(
     progress: bool = False,
     save_every: int = 0,
     on_snapshot: Callable[[int, Image.Image], None] | None = None,
+    callback: Callback | None = None,
     **overrides: object,
 ) -> Image.Image:
     """Paint ``content`` in the style of ``style`` (one image or several) by Gatys optimisation.
 
     ``config`` (or keyword ``overrides`` of its fields, e.g. ``size=256``) sets every parameter.
-    Returns the stylised RGB image; its long side is ``config.size``.
+    Returns the stylised RGB image; its long side is ``config.size``. Every ``save_every`` steps
+    ``on_snapshot(step, image)`` gets the image so far at full size. ``callback`` gets a
+    :class:`artforge.gatys.progress.Progress` after every iteration (losses, the image at the level's
+    size); returning True ends the run with :class:`artforge.gatys.progress.Interrupted`.
     """
     cfg = StylizeConfig.from_dict({**(config or StylizeConfig()).to_dict(), **overrides})
     styles = list(style) if isinstance(style, Sequence) and not isinstance(style, str) else [style]
@@ -99,14 +120,15 @@ def stylize(
             x = color.combine_luminance(x, content_full[..., : x.shape[-2], : x.shape[-1]])
         return images.to_image(x)
 
-    snapshot = None
-    if on_snapshot is not None:
+    def report(p: Progress) -> bool:
+        if on_snapshot is not None and save_every and p.step % save_every == 0:
+            full = torch.nn.functional.interpolate(
+                p.image(), size=content_full.shape[-2:], mode="bicubic", align_corners=False
+            )
+            on_snapshot(p.step, finish(full.clamp(0, 1)))
+        return callback is not None and bool(callback(p))
 
-        def snapshot(i: int, x: torch.Tensor) -> None:
-            full = torch.nn.functional.interpolate(x, size=content_full.shape[-2:], mode="bicubic", align_corners=False)
-            on_snapshot(i, finish(full.clamp(0, 1)))
-
-    x = stylize_tensor(encoder, c_img, s_imgs, cfg, m_imgs, init, snapshot, save_every, progress)
+    x = stylize_tensor(encoder, c_img, s_imgs, cfg, m_imgs, init, callback=report, progress=progress)
     return finish(x)
 
 
@@ -118,13 +140,14 @@ def stylize_to_file(
     masks: Sequence[str | os.PathLike[str]] = (),
     progress: bool = True,
     save_every: int = 0,
+    callback: Callback | None = None,
 ) -> Path:
     """Stylise and write ``output`` (PNG with its parameters in a text chunk, or JPEG).
 
-    Nothing is written unless the run succeeds; on Ctrl-C the image so far goes to
-    ``<output stem>.interrupted<suffix>``.
+    Nothing is written unless the run succeeds; on Ctrl-C, or when ``callback`` (see :func:`stylize`)
+    asks to stop, the image so far goes to ``<output stem>.interrupted<suffix>``.
     """
-    from artforge.engines.pyramid import Interrupted
+    from artforge.gatys.progress import Interrupted
 
     cfg = config or StylizeConfig()
     out = images.check_writable(output)
@@ -140,8 +163,9 @@ def stylize_to_file(
 
     try:
         img = stylize(
-            content, list(styles), cfg, masks=list(masks), progress=progress, save_every=save_every, on_snapshot=snap
-        )
+            content, list(styles), cfg, masks=list(masks), progress=progress, save_every=save_every, on_snapshot=snap,
+            callback=callback,
+        )  # fmt: skip
     except Interrupted as e:
         partial = out.with_name(f"{out.stem}.interrupted{out.suffix}")
         x = e.partial
@@ -162,11 +186,6 @@ def train(
 ) -> Path:
     """Train a generative model; returns the last checkpoint. ``resume`` continues a run dir
     exactly where its newest checkpoint left off (``overrides`` may then change only kimg/snap/tick/keep)."""
-    from artforge import checkpoint as ckpt
-    from artforge import training
-    from artforge.engines.loop import fit
-    from artforge.engines.run import init_processes
-
     if resume is not None:
         run = Path(resume)
         stored = training.load_run_config(run).to_dict()
@@ -179,22 +198,22 @@ def train(
         cfg = TrainConfig.from_dict({**stored, **overrides})
     else:
         cfg = TrainConfig.from_dict({**(config or TrainConfig()).to_dict(), **overrides})
-    cfg.validate()
+    registry.check(cfg)
+    check_metrics(cfg)
     procs = init_processes(cfg.device)
     if cfg.batch % (procs.world * cfg.accumulate):
         raise ArtforgeError(
             f"--batch {cfg.batch} must divide by processes x --accumulate ({procs.world} x {cfg.accumulate})"
         )
     hook = None
-    if cfg.is_styliser:
+    trainer: training.Trainer
+    if registry.family(cfg.model).is_styliser:
         if cfg.metrics or cfg.accumulate != 1:
             raise ArtforgeError(f"--metrics and --accumulate are for the generative models, not {cfg.model}")
         trainer, summary, meta = training.build_styliser(cfg, procs)
     else:
         ds, images, labels = training.open_data(cfg)
         if cfg.metrics:  # checked before the run dir exists: too few images for FID is an error now, not at kimg K
-            from artforge.engines.metrics_hook import MetricsHook
-
             hook = MetricsHook(cfg, images, procs.device, progress and procs.main, load=procs.main)
         trainer = training.build_trainer(cfg, procs, ds, images, labels)
         summary = f"{len(images)} images, {ds.resolution} px"
@@ -215,17 +234,18 @@ def train(
     return fit(trainer, run, cfg, procs, progress, meta=meta, hook=hook)
 
 
+def model_names() -> list[str]:
+    """The ``--model`` names of ``artforge train``: every family in the registry."""
+    return list(registry.FAMILIES)
+
+
 def sample(run: str | os.PathLike[str], **options: Any) -> list[Path]:
     """Images from a trained run (see ``artforge sample --help`` for the options); returns the files written."""
-    from artforge.sampling import run_sampling
-
     return run_sampling(run, **options)
 
 
 def evaluate(run: str | os.PathLike[str], **options: Any) -> dict[str, Any]:
     """Likelihood metrics of a trained VAE run: test_elbo_nats, iwae_nll_nats, bits_per_dim."""
-    from artforge.evaluation import evaluate_run
-
     return evaluate_run(run, **options)
 
 
@@ -234,23 +254,17 @@ def compare(
 ) -> dict[str, Any]:
     """FID / KID / IS / precision-recall of image folder ``judged`` against ``reference`` (a folder
     or, for FID, a statistics ``.npz``); ``reference=None`` for IS alone."""
-    from artforge.metrics.report import compare as _compare
-
     return _compare(reference, judged, metrics, backbone, **options)
 
 
 def stylization_metrics(output: str, content: str, style: str, **options: Any) -> dict[str, Any]:
     """Content loss, Gram style loss (artforge's VGG16, default Gatys layers) and colour-histogram
     distance of a stylised image against its content and style images."""
-    from artforge.metrics.stylization import stylization_metrics as _stylization
-
     return _stylization(output, content, style, **options)
 
 
-def load_styliser(model: str | os.PathLike[str], device: str = "auto") -> Any:
+def load_styliser(model: str | os.PathLike[str], device: str = "auto") -> StyliserLike:
     """A feed-forward styliser by name (``artforge models``), run dir, checkpoint, model file or .onnx."""
-    from artforge import stylisers
-
     return stylisers.load(model, resolve_device(device))
 
 
@@ -266,9 +280,7 @@ def stylize_with_model(
     **options: Any,
 ) -> list[Path]:
     """Stylise image files, folders or globs with a trained network (Johnson, GAN-style or AdaIN);
-    ``options`` are :class:`artforge.inference.ModelOptions` fields (size, strength, preserve_color, alpha, ...)."""
-    from artforge.inference import ModelOptions, stylize_files
-
+    ``options``: :class:`artforge.feedforward.files.ModelOptions` fields (size, strength, preserve_color, alpha)."""
     dev = resolve_device(device)
     styliser = load_styliser(model, str(dev))
     specs = [inputs] if isinstance(inputs, str) else list(inputs)
@@ -277,6 +289,64 @@ def stylize_with_model(
 
 def list_models(root: str = "runs") -> list[dict[str, Any]]:
     """Shipped models and trained styliser runs under ``root``: ``[{name, kind, source, path, description}]``."""
-    from artforge import stylisers
-
     return stylisers.list_models(root)
+
+
+def list_weights() -> list[dict[str, Any]]:
+    """VGG weight sources: ``[{name, ready, description, how, default}]``; ``how``: where it is or how to get it."""
+    return [
+        {
+            "name": src.name,
+            "ready": ok,
+            "description": src.description,
+            "how": how,
+            "default": src.name == DEFAULT_WEIGHTS,
+        }
+        for src, ok, how in weights.available()
+    ]
+
+
+def fetch_weights(name: str | None = None, progress: bool = True) -> Path:
+    """Convert (offline) or download VGG weights ``name`` (default ``vgg16-hed``) into the cache; returns the file."""
+    return weights.fetch(name or DEFAULT_WEIGHTS, progress=progress)
+
+
+def export_model(
+    source: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    fp16: bool = True,
+    opset: int | None = None,
+    exporter: str = "dynamo",
+) -> dict[str, Any]:
+    """A styliser (name, run, checkpoint or model file) as ``.onnx`` (checked in onnxruntime against PyTorch) or as a
+    small ``.safetensors`` model file. Returns ``{path, kind, name, opset?, max_abs_diff?, tolerance?}``."""
+    return export.export_file(source, output, fp16=fp16, opset=opset, dynamo=exporter == "dynamo")
+
+
+def stylize_video(
+    input: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    model: str | os.PathLike[str],
+    *,
+    device: str = "auto",
+    **options: Any,
+) -> Path:
+    """A video through a feed-forward styliser with temporal blending (see ``artforge video --help``)."""
+    return _video(input, output, model, device=resolve_device(device), **options)
+
+
+def list_datasets() -> list[dict[str, Any]]:
+    """Data sets ``artforge data fetch`` gets: ``[{name, description, ready, path, debian, how}]``; ``how``: where
+    it is, or how to get it."""
+    from artforge.data import catalog
+
+    return catalog.list_datasets()
+
+
+def fetch_dataset(name: str, progress: bool = True) -> Path:
+    """Install (Debian package, as root or with passwordless sudo) or download (sha256-checked) the data set ``name``
+    (fashion-mnist, mnist, cifar10) unless present; returns its folder."""
+    from artforge.data import catalog
+
+    return catalog.fetch(name, progress=progress)

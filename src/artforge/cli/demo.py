@@ -22,7 +22,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from artforge import api
-    from artforge.config import StylizeConfig
+    from artforge.api import StylizeConfig
 
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -31,9 +31,7 @@ def run(args: argparse.Namespace) -> int:
     t = time.perf_counter()
     path = api.stylize_to_file(args.content, [args.style], out, cfg)
     print(f"done in {time.perf_counter() - t:.0f} s; the result is {path.resolve()}")
-    from artforge import stylisers
-
-    for row in stylisers.list_models():
+    for row in api.list_models():
         if row["source"] != "shipped":
             continue
         name, style = row["name"], ("sample:swamp",) if row["kind"] == "adain" else ()

@@ -15,12 +15,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from artforge.errors import ArtforgeError
+from artforge.core.errors import ArtforgeError
 
 
 def add_parser(sub: Any) -> None:
-    from artforge.metrics.backbones import BACKBONES
-    from artforge.metrics.report import DEFAULT_SAMPLES, METRICS
+    from artforge.api import BACKBONES, DEFAULT_SAMPLES, METRICS
 
     p = sub.add_parser(
         "eval",
@@ -96,7 +95,7 @@ def _is_image_folder(path: str) -> bool:
 
 
 def _metric_options(args: argparse.Namespace) -> dict[str, Any]:
-    from artforge.metrics.report import Options
+    from artforge.api import MetricOptions as Options
 
     if args.batch < 1:
         raise ArtforgeError(f"--batch must be at least 1, got {args.batch}")

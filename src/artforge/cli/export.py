@@ -4,11 +4,8 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
-
-SUFFIXES = (".onnx", ".safetensors")
 
 
 def add_parser(sub: Any) -> None:
@@ -25,34 +22,18 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from artforge import stylisers
-    from artforge.errors import ArtforgeError
-    from artforge.export import OPSET, TOLERANCE, export_onnx, opset_range
+    from artforge import api
 
-    out = Path(args.output)
-    if out.suffix.lower() not in SUFFIXES:
-        raise ArtforgeError(f"-o {out}: write a .onnx (onnxruntime) or .safetensors (artforge model) file")
-    if not out.parent.is_dir():
-        raise ArtforgeError(f"-o {out}: folder {out.parent} does not exist")
-    if out.is_dir():
-        raise ArtforgeError(f"-o {out}: is a directory")
-    if not os.access(out.parent, os.W_OK):
-        raise ArtforgeError(f"-o {out}: folder {out.parent} is not writable")
-    to_onnx, dynamo, opset = out.suffix.lower() == ".onnx", args.exporter == "dynamo", args.opset or OPSET
-    lo, hi = opset_range(dynamo)
-    if to_onnx and not lo <= opset <= hi:
-        raise ArtforgeError(f"--opset {opset}: the {args.exporter} exporter writes opsets {lo} to {hi}")
-    if stylisers.resolve(args.source).suffix == ".onnx":
-        raise ArtforgeError(f"{args.source}: already an ONNX model; export from its .safetensors file or run")
-
-    styliser = stylisers.load(args.source, "cpu")
+    to_onnx = Path(args.output).suffix.lower() == ".onnx"
+    if to_onnx:
+        print(f"exporting {args.source} to ONNX with {args.exporter} ...", flush=True)
+    r = api.export_model(args.source, args.output, fp16=not args.fp32, opset=args.opset, exporter=args.exporter)
+    size = f"{Path(r['path']).stat().st_size / 1e6:.1f} MB"
     if not to_onnx:
-        stylisers.save_model(out, styliser, fp16=not args.fp32)
-        dtype = "float32" if args.fp32 else "float16"
-        print(f"wrote {out} ({styliser.kind}, {dtype}, {out.stat().st_size / 1e6:.1f} MB)")
+        print(f"wrote {r['path']} ({r['kind']}, {'float32' if args.fp32 else 'float16'}, {size})")
         return 0
-    print(f"exporting {styliser.name} ({styliser.kind}) to ONNX opset {opset} with {args.exporter} ...", flush=True)
-    diff = export_onnx(styliser, out, opset=opset, dynamo=dynamo)
-    print(f"wrote {out} ({styliser.kind}, opset {opset}, {out.stat().st_size / 1e6:.1f} MB)")
-    print(f"onnxruntime vs PyTorch on a random input: max abs diff {diff:.2g} (tolerance {TOLERANCE:g})")
+    print(f"wrote {r['path']} ({r['kind']}, opset {r['opset']}, {size})")
+    print(
+        f"onnxruntime vs PyTorch on a random input: max abs diff {r['max_abs_diff']:.2g} (tolerance {r['tolerance']:g})"
+    )
     return 0

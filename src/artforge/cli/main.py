@@ -6,16 +6,17 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from artforge.errors import ArtforgeError
+from artforge.core.errors import ArtforgeError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from artforge.cli import demo, evaluate, export, models, sample, stylize, train, video, weights
+    from artforge.cli import data, demo, evaluate, export, models, sample, stylize, train, video, weights
 
     parser = argparse.ArgumentParser(prog="artforge", description="Neural style transfer and generative image models.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     stylize.add_parser(sub)
     weights.add_parser(sub)
+    data.add_parser(sub)
     demo.add_parser(sub)
     train.add_parser(sub)
     sample.add_parser(sub)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from artforge.errors import ArtforgeError
+from artforge.core.errors import ArtforgeError
 
 S = argparse.SUPPRESS  # config options left out keep the config's (or --from-image's) value
 
@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         return run_model(args)
     if args.style_images:
         raise ArtforgeError("--style is for --method adain / --model; for Gatys give STYLE images after CONTENT")
-    from artforge.config import StylizeConfig
+    from artforge.api import StylizeConfig
     from artforge.data import images
 
     given = vars(args)

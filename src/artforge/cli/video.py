@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from artforge.errors import ArtforgeError
+from artforge.core.errors import ArtforgeError
 
 
 def add_parser(sub: Any) -> None:
-    from artforge.video.temporal import DEFAULT_WEIGHT
+    from artforge.api import DEFAULT_TEMPORAL_WEIGHT as DEFAULT_WEIGHT
 
     p = sub.add_parser(
         "video",
@@ -42,15 +42,14 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from artforge.api import resolve_device
-    from artforge.video.pipeline import stylize_video
+    from artforge import api
 
     if not 0 <= args.alpha <= 1:
         raise ArtforgeError(f"--alpha {args.alpha}: give a value in [0, 1]")
-    out = stylize_video(
+    out = api.stylize_video(
         args.input, args.output, args.model, style=args.style, alpha=args.alpha,
         blend=0.0 if args.no_temporal else args.temporal_weight, size=args.size, progress=not args.quiet,
-        device=resolve_device(args.device), flow_preset=args.flow,
+        device=args.device, flow_preset=args.flow,
     )  # fmt: skip
     if not args.quiet:
         print(out)

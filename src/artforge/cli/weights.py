@@ -19,24 +19,25 @@ def add_parser(sub: Any) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from artforge import weights
+    from artforge import api
 
-    print(f"cache: {weights.cache_dir()}")
-    for src, ok, how in weights.available():
-        mark = "*" if src.name == weights.DEFAULT_WEIGHTS else " "
-        print(f"{mark} {src.name:10s} {'ready ' if ok else 'absent'}  {src.description}\n               {how}")
+    print(f"cache: {api.cache_dir()}")
+    for row in api.list_weights():
+        mark = "*" if row["default"] else " "
+        state = "ready " if row["ready"] else "absent"
+        print(f"{mark} {row['name']:10s} {state}  {row['description']}\n               {row['how']}")
     return 0
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from artforge import weights
+    from artforge import api
 
-    print(weights.fetch(args.name or weights.DEFAULT_WEIGHTS))
+    print(api.fetch_weights(args.name))
     return 0
 
 
 def _path(args: argparse.Namespace) -> int:
-    from artforge import weights
+    from artforge import api
 
-    print(weights.fetch(args.name or weights.DEFAULT_WEIGHTS, progress=False))
+    print(api.fetch_weights(args.name, progress=False))
     return 0

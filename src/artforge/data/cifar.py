@@ -13,16 +13,13 @@ import io
 import os
 import pickle
 import tarfile
-import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from artforge.errors import ArtforgeError
-from artforge.weights import cache_dir, sha256_file
+from artforge.core.download import cache_dir, download
+from artforge.core.errors import ArtforgeError
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 ARCHIVE = "cifar-10-python.tar.gz"
@@ -145,38 +142,35 @@ def read(path: Path, split: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     return images, labels, class_names(meta)
 
 
+def cached() -> Path | None:
+    """The archive or batch folder in ``<cache>/datasets/cifar10/`` (``artforge data fetch cifar10``) or, as before,
+    in ``<cache>/``; None when neither holds one."""
+    cache = cache_dir()
+    for folder in (cache / "datasets" / "cifar10", cache):
+        for p in (folder / ARCHIVE, folder / BATCH_DIR):
+            if p.exists():
+                return p
+    return None
+
+
 def default_path(progress: bool = True) -> Path:
     """The cached archive (or extracted batches); downloaded once with a sha256 check when absent."""
-    cache = cache_dir()
-    for p in (cache / ARCHIVE, cache / BATCH_DIR):
-        if p.exists():
-            return p
-    return _download(cache / ARCHIVE, progress)
+    return cached() or _download(cache_dir() / ARCHIVE, progress)
 
 
 def _download(dest: Path, progress: bool) -> Path:
-    from tqdm import tqdm
-
-    how = f"download {URL} and put it at {dest}, or pass cifar10:/path/to/{ARCHIVE}"
+    how = f"run `artforge data fetch cifar10` while online, or put {URL} at {dest}, or pass cifar10:/path/to/{ARCHIVE}"
     try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{ARCHIVE}.", suffix=".part")
+        tmp = download(URL, SHA256, dest.parent, progress)
     except OSError as e:
         raise ArtforgeError(f"cifar10: cannot write to the cache {dest.parent} ({e.strerror or e}); {how}") from None
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(URL, timeout=30) as resp:
-            total = int(resp.headers.get("Content-Length", 0)) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=ARCHIVE, disable=not progress) as bar:
-                for chunk in iter(lambda: resp.read(1 << 20), b""):
-                    out.write(chunk)
-                    bar.update(len(chunk))
-        if sha256_file(Path(tmp)) != SHA256:
-            raise ArtforgeError(f"cifar10: the download of {URL} is corrupt (sha256 mismatch); try again, or {how}")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
-        raise ArtforgeError(f"cifar10: not in the cache and the download failed ({e}); offline? {how}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    except http.client.HTTPException as e:  # e.g. a connection cut mid-file
+        raise ArtforgeError(f"cifar10: not in the cache and the download failed ({e!r}); offline? {how}") from None
+    except ArtforgeError as e:
+        if str(e).startswith("checksum mismatch"):  # core.download's wording for a wrong sha256
+            what = f"the download of {URL} is corrupt (sha256 mismatch); try again"
+            raise ArtforgeError(f"cifar10: {what}, or {how}") from None
+        raise ArtforgeError(f"cifar10: not in the cache and {e} {how}") from None
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, dest)
     return dest

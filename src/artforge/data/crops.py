@@ -13,9 +13,9 @@ from pathlib import Path
 
 import torch
 
+from artforge.core.errors import ArtforgeError
 from artforge.data import images, samples
 from artforge.data.folders import decode, decode_all, list_folder, list_zip
-from artforge.errors import ArtforgeError
 
 
 def pool_side(resolution: int) -> int:

@@ -3,9 +3,11 @@
 Everything is decoded once, at open time, into one uint8 tensor ``[N, C, R, R]``, so an epoch is an index into
 memory and a resumed run sees exactly the same items. ``open_dataset`` accepts these specs:
 
-* ``fashion-mnist`` / ``mnist``: idx files from ``/usr/share/datasets/<name>/`` (Debian ``dataset-fashion-mnist``)
-  or ``<cache>/<name>/``; ``fashion-mnist:/dir`` or ``mnist:/dir`` reads the same four idx files from ``/dir``.
-* ``cifar10``: ``<cache>/cifar-10-python.tar.gz``, downloaded once (sha256-checked) when absent;
+* ``fashion-mnist`` / ``mnist``: idx files from ``/usr/share/datasets/<name>/`` (Debian ``dataset-fashion-mnist``),
+  ``<cache>/datasets/<name>/`` (``artforge data fetch <name>``) or ``<cache>/<name>/``; ``fashion-mnist:/dir`` or
+  ``mnist:/dir`` reads the same four idx files from ``/dir``.
+* ``cifar10``: ``cifar-10-python.tar.gz`` in ``<cache>/datasets/cifar10/`` or ``<cache>/``, downloaded once
+  (sha256-checked) when absent;
   ``cifar10:/path/to/cifar-10-python.tar.gz`` or ``cifar10:/path/to/cifar-10-batches-py`` reads a local copy.
 * a folder (recursive) or a ``.zip`` of images in any format PIL reads. They have no test split: ``split`` is
   ignored. ``labels=True`` makes the first-level subfolders the classes. idx and CIFAR always carry their labels.
@@ -22,13 +24,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from tqdm import tqdm
 
-from artforge.data import cifar, folders, idx
-from artforge.errors import ArtforgeError
-from artforge.weights import cache_dir
+from artforge.core.download import cache_dir
+from artforge.core.errors import ArtforgeError
+from artforge.data import catalog, cifar, folders, idx
+from artforge.data.catalog import DATA_ROOT
 
 IDX_NAMES = ("fashion-mnist", "mnist")
-DATA_ROOT = Path("/usr/share/datasets")  # where Debian's dataset-* packages install
 DEFAULT_RESOLUTION = 64  # folders and zips when no resolution is given
 MAX_DECODED_BYTES = 2 << 30  # refuse to decode more than this into memory
 FORMS = (
@@ -93,6 +96,14 @@ class ImageDataset(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
         )
 
 
+HELD_OUT = ("fashion-mnist", "mnist", "cifar10")  # the data sets with a test split
+
+
+def held_out_split(spec: str) -> str:
+    """The split to evaluate on: ``test`` for the data sets that have one (also as ``NAME:PATH``), else ``train``."""
+    return "test" if spec.split(":")[0] in HELD_OUT else "train"
+
+
 def open_dataset(
     spec: str,
     resolution: int | None = None,
@@ -134,14 +145,13 @@ def open_dataset(
 
 
 def _idx_root(name: str) -> Path:
-    for root in (DATA_ROOT / name, cache_dir() / name):
+    for root in (DATA_ROOT / name, catalog.cache_path(name), cache_dir() / name):
         if root.is_dir():
             return root
-    hint = "`apt-get install dataset-fashion-mnist`, or " if name == "fashion-mnist" else ""
     raise ArtforgeError(
-        f"{name}: no idx files in {DATA_ROOT / name} or {cache_dir() / name}; {hint}put train-images-idx3-ubyte.gz, "
-        f"train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz in one of them, "
-        f"or pass {name}:DIR"
+        f"{name}: no idx files in {DATA_ROOT / name} or {catalog.cache_path(name)}; run `artforge data fetch {name}`, "
+        f"or put train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and "
+        f"t10k-labels-idx1-ubyte.gz in one of them, or pass {name}:DIR"
     )
 
 
@@ -237,8 +247,6 @@ def _run_name(name: str) -> str:
 
 def _resize_square(x: np.ndarray, r: int, what: str) -> np.ndarray:
     """``[N, C, H, H]`` -> ``[N, C, r, r]`` with PIL bicubic (antialiased when shrinking)."""
-    from tqdm import tqdm
-
     out = np.empty((len(x), x.shape[1], r, r), dtype=np.uint8)
     for i in tqdm(range(len(x)), desc=f"resizing {what}", unit="img", disable=len(x) <= folders.PROGRESS_OVER):
         img = Image.fromarray(x[i, 0] if x.shape[1] == 1 else x[i].transpose(1, 2, 0))

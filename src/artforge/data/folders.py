@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from tqdm import tqdm
 
+from artforge.core.errors import ArtforgeError
 from artforge.data.images import MAX_PIXELS, to_rgb
-from artforge.errors import ArtforgeError
 
 MAX_FILE_BYTES = 512 << 20  # a zip member larger than this is skipped rather than read into memory
 PROGRESS_OVER = 500  # show a progress bar when decoding more files than this
@@ -103,8 +104,6 @@ def decode_all(
     what: str,
 ) -> Decoded:
     """Decode files in sorted order until ``max_images`` images are read; unreadable ones are skipped."""
-    from tqdm import tqdm
-
     order = sorted(files)
     class_names: list[str] = []
     if labels:

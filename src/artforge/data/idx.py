@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from artforge.errors import ArtforgeError
+from artforge.core.errors import ArtforgeError
 
 UBYTE = 0x08
 SPLIT_PREFIX = {"train": "train", "test": "t10k"}

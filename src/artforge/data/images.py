@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from artforge.atomic import atomic_path
-from artforge.errors import ArtforgeError
+from artforge.core.atomic import atomic_path
+from artforge.core.errors import ArtforgeError
 
 MAX_PIXELS = 16384 * 16384  # refuse larger images (decompression bombs)
 MIN_SIDE = 16  # VGG pools four times; smaller inputs carry no usable features

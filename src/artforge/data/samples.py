@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from artforge.errors import ArtforgeError
+from artforge.core.errors import ArtforgeError
 
 PREFIX = "sample:"
 PAINTINGS = {
@@ -42,7 +42,7 @@ def load(spec: str) -> Image.Image:
             return im.convert("RGB")
     if name in PHOTOS:
         try:
-            import skimage.data
+            import skimage.data  # lazy: optional [samples] extra (scikit-image), ~1 s to import
         except ImportError:
             raise ArtforgeError(f"{spec} needs scikit-image: pip install 'artforge[samples]'") from None
         return Image.fromarray(getattr(skimage.data, name)()).convert("RGB")

@@ -20,7 +20,11 @@ import torch
 from PIL import Image
 from torch import nn
 
-from artforge.errors import ArtforgeError
+from artforge.core.device import resolve_device
+from artforge.core.download import sha256_file
+from artforge.core.errors import ArtforgeError
+from artforge.metrics.inception import INCEPTION_SHA256, load_inception, weights_path
+from artforge.nn.weights import SOURCES, load_encoder
 
 RESIZE_MODE = "pil-bicubic-float32"  # part of every feature cache key
 
@@ -44,16 +48,12 @@ class BackboneSpec:
 
 
 def _build_inception(weights: str | None, download: bool, progress: bool) -> nn.Module:
-    from artforge.metrics.inception import load_inception
-
     return load_inception(weights, download, progress)[0]
 
 
 def _inception_tag(weights: str | None) -> str:
     if not weights:
         return "inception-fid-6726825d"  # only the sha256-checked standard file is taken from the cache or the URL
-    from artforge.metrics.inception import INCEPTION_SHA256, weights_path
-    from artforge.weights import sha256_file
 
     digest = sha256_file(weights_path(weights, download=False))
     return "inception-fid-6726825d" if digest == INCEPTION_SHA256 else f"inception-{digest[:16]}"
@@ -77,8 +77,6 @@ class VGGMeanPool(nn.Module):
 
 
 def _build_vgg16(weights: str | None, download: bool, progress: bool) -> nn.Module:
-    from artforge.weights import load_encoder
-
     encoder = load_encoder(weights or "vgg16-hed", progress=progress)
     if encoder.arch != "vgg16":
         raise ArtforgeError(f"--backbone vgg16 needs VGG16 weights, {weights} holds {encoder.arch}")
@@ -86,8 +84,6 @@ def _build_vgg16(weights: str | None, download: bool, progress: bool) -> nn.Modu
 
 
 def _vgg16_tag(weights: str | None) -> str:
-    from artforge.weights import SOURCES, sha256_file
-
     spec = weights or "vgg16-hed"
     if spec in SOURCES:
         return f"vgg16-{spec}-{VGG_LAYER}-mean"
@@ -135,8 +131,6 @@ class Backbone:
     @property
     def net(self) -> nn.Module:
         if self._net is None:
-            from artforge.api import resolve_device
-
             dev = resolve_device(self.device)
             self._net = self.spec.build(self.weights, self.download, self.progress).to(dev).eval()
         return self._net

@@ -18,8 +18,12 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from tqdm import tqdm
 
-from artforge.errors import ArtforgeError
+from artforge.core.download import cache_dir, sha256_file
+from artforge.core.errors import ArtforgeError
+from artforge.data.folders import list_folder
+from artforge.data.images import load
 from artforge.metrics.backbones import RESIZE_MODE, Backbone, resize_clean
 
 CACHE_VERSION = 1
@@ -38,8 +42,6 @@ class Features:
 
 
 def metrics_cache_dir() -> Path:
-    from artforge.weights import cache_dir
-
     return cache_dir() / "metrics"
 
 
@@ -51,8 +53,6 @@ def cache_key(content_digest: str, backbone: Backbone) -> str:
 
 def files_digest(paths: Sequence[Path]) -> str:
     """sha256 over the sha256 of each file's bytes, in the given order (an unreadable file counts by its name)."""
-    from artforge.weights import sha256_file
-
     h = hashlib.sha256()
     for p in paths:
         try:
@@ -67,9 +67,6 @@ def folder_features(
 ) -> Features:
     """Features of every image below ``folder`` (recursive, sorted, hidden files ignored); unreadable files are
     skipped, counted and warned about; a folder without a readable image is an :class:`ArtforgeError`."""
-    from artforge.data.folders import list_folder
-    from artforge.data.images import load
-
     root = Path(folder).expanduser()
     if not root.exists():
         raise ArtforgeError(f"{root}: no such folder")
@@ -121,8 +118,6 @@ def array_features(
 def _extract(
     items: Sequence[tuple[str, Loader]], backbone: Backbone, batch: int, progress: bool, source: str
 ) -> Features:
-    from tqdm import tqdm
-
     size = backbone.spec.input_size
     feats: list[np.ndarray] = []
     logits: list[np.ndarray] = []

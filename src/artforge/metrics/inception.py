@@ -17,7 +17,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from artforge.errors import ArtforgeError
+from artforge.core.download import cache_dir, sha256_file
+from artforge.core.download import download as fetch_file
+from artforge.core.errors import ArtforgeError
 
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
 INCEPTION_URL = "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/" + INCEPTION_FILE
@@ -192,8 +194,6 @@ class FIDInceptionV3(nn.Module):
 
 def weights_path(spec: str | os.PathLike[str] | None = None, download: bool = True, progress: bool = True) -> Path:
     """A local file (``spec``), else ``<cache>/pt_inception-2015-12-05-6726825d.pth``, else a download (sha256)."""
-    from artforge.weights import _download, cache_dir
-
     if spec:
         path = Path(spec).expanduser()
         if not path.is_file():
@@ -209,7 +209,7 @@ def weights_path(spec: str | os.PathLike[str] | None = None, download: bool = Tr
     if not download:
         raise ArtforgeError(f"no Inception weights: {where}")
     try:
-        tmp = _download(INCEPTION_URL, INCEPTION_SHA256, cache_dir(), progress)
+        tmp = fetch_file(INCEPTION_URL, INCEPTION_SHA256, cache_dir(), progress)
     except ArtforgeError as e:
         if "checksum" in str(e):
             raise
@@ -222,8 +222,6 @@ def load_inception(
     spec: str | os.PathLike[str] | None = None, download: bool = True, progress: bool = True
 ) -> tuple[FIDInceptionV3, str]:
     """The FID Inception in eval mode with pretrained weights, and a tag naming those weights (for caches)."""
-    from artforge.weights import cache_dir, sha256_file
-
     path = weights_path(spec, download, progress)
     digest = sha256_file(path)
     if path == cache_dir() / INCEPTION_FILE and digest != INCEPTION_SHA256:

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from artforge.errors import ArtforgeError
+from artforge.core.errors import ArtforgeError
 from artforge.metrics import stats
 from artforge.metrics.backbones import Backbone
-from artforge.metrics.features import Features, array_features, folder_features
+from artforge.metrics.features import Features, folder_features
 
 METRICS = {
     "fid": "Fréchet distance of the feature Gaussians (Heusel et al. 2017)",
@@ -62,7 +62,7 @@ def parse_metrics(spec: str | Sequence[str]) -> list[str]:
     return out
 
 
-def _check(names: list[str], backbone: Backbone, a_is_stats: bool, b_is_stats: bool) -> None:
+def check_sides(names: list[str], backbone: Backbone, a_is_stats: bool, b_is_stats: bool) -> None:
     """Refuse impossible requests before any feature is computed."""
     if "is" in names and not backbone.spec.has_logits:
         raise ArtforgeError(f"IS needs a classifier, which --backbone {backbone.spec.name} lacks; use inception")
@@ -73,12 +73,12 @@ def _check(names: list[str], backbone: Backbone, a_is_stats: bool, b_is_stats: b
             raise ArtforgeError(f"{name.upper()} needs features of both sets; .npz statistics only serve FID")
 
 
-def _is_stats(path: str | os.PathLike[str]) -> bool:
+def is_stats(path: str | os.PathLike[str]) -> bool:
     return str(path).lower().endswith(".npz")
 
 
 def _folder_side(path: str | os.PathLike[str], backbone: Backbone, batch: int, progress: bool, cache: bool) -> Side:
-    if _is_stats(path):
+    if is_stats(path):
         return Side(str(path), mu_sigma=stats.load_stats(path))
     return Side(str(path), features=folder_features(path, backbone, batch=batch, progress=progress, cache=cache))
 
@@ -137,8 +137,8 @@ def compare(
     net = Backbone(backbone, weights, device, download, progress)
     if a is None and names != ["is"]:
         raise ArtforgeError(f"{', '.join(n for n in names if n != 'is')} compare two sets: give a reference A and B")
-    _check(names, net, a is not None and _is_stats(a), _is_stats(b))
-    if save_stats is not None and (a is None or _is_stats(a)):
+    check_sides(names, net, a is not None and is_stats(a), is_stats(b))
+    if save_stats is not None and (a is None or is_stats(a)):
         raise ArtforgeError("--save-stats writes the statistics of an image folder A; give A as a folder")
     need_a = a is not None and (names != ["is"] or save_stats is not None)
     side_a = _folder_side(a, net, batch, progress, cache) if need_a and a is not None else Side(str(a or ""))
@@ -151,60 +151,4 @@ def compare(
         mu, sigma = _gaussian(side_a, opts)
         result["saved_stats"] = str(stats.save_stats(save_stats, mu, sigma))
     result.update(values(names, side_a, side_b, opts))
-    return result
-
-
-def run_metrics(
-    run: str | os.PathLike[str], data: str | None, metrics: str | Sequence[str] = "fid", backbone: str = "inception",
-    *, n: int | None = None, max_images: int | None = None, weights: str | None = None, options: Options | None = None,
-    device: str = "auto", batch: int = 32, cache: bool = True, download: bool = True, progress: bool = True,
-) -> dict[str, Any]:  # fmt: skip
-    """Metrics of ``n`` samples of a run's generator (G_ema, or the VAE decoder's mean) against the data set ``data``
-    (any ``open_dataset`` spec, decoded at the run's resolution and channels, first ``max_images`` images; or an
-    ``.npz`` of FID statistics). Samples are quantised to uint8 like saved images; the seed fixes them."""
-    import torch
-
-    from artforge import checkpoint as ckpt
-    from artforge.api import resolve_device
-    from artforge.data.datasets import open_dataset
-    from artforge.registry import MODELS
-    from artforge.sampling import generate
-    from artforge.training import model_from_checkpoint
-
-    if not data:
-        raise ArtforgeError("--metrics on a run needs --data D, the images its samples are compared with")
-    if n is not None and n < 2:
-        raise ArtforgeError(f"--n must be at least 2, got {n}")
-    names = parse_metrics(metrics)
-    opts = options or Options()
-    net = Backbone(backbone, weights, device, download, progress)
-    _check(names, net, _is_stats(data), False)
-    dev = resolve_device(device)
-    path = ckpt.latest(run)
-    gen, cfg, meta = model_from_checkpoint(path, dev)
-    shapes = meta["shapes"]
-    if _is_stats(data):
-        real = Side(data, mu_sigma=stats.load_stats(data))
-    else:
-        limit = max_images or n or DEFAULT_SAMPLES
-        ds = open_dataset(data, int(shapes["resolution"]), channels=int(shapes["channels"]), max_images=limit)
-        images = ds.tensors()[0].numpy()
-        real = Side(data, features=array_features(images, net, name=data, batch=batch, progress=progress, cache=cache))
-    count = n or (len(real.features.features) if real.features is not None else DEFAULT_SAMPLES)
-    kind = MODELS[cfg.model].kind
-    z_dim = int(cfg.z_dim or MODELS[cfg.model].default_z_dim)
-    num_classes = int(shapes.get("num_classes", 0))
-    g = torch.Generator().manual_seed(opts.seed)
-    z = torch.randn(count, z_dim, generator=g)
-    c = torch.randint(num_classes, (count,), generator=g) if num_classes else None
-    samples = np.empty((count, int(shapes["channels"]), int(shapes["resolution"]), int(shapes["resolution"])), np.uint8)
-    for i in range(0, count, batch):
-        x = generate(gen, kind, z[i : i + batch].to(dev), None if c is None else c[i : i + batch].to(dev))
-        samples[i : i + batch] = x.mul(255).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
-    fake = Side("samples", features=array_features(samples, net, name="samples", batch=batch, progress=progress))
-    result: dict[str, Any] = {
-        "checkpoint": str(path), "data": data, "backbone": net.spec.name, "weights": net.tag, "samples": count,
-        "seed": opts.seed, "real_images": None if real.features is None else len(real.features.features),
-    }  # fmt: skip
-    result.update(values(names, real, fake, opts))
     return result

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from artforge.atomic import atomic_path
-from artforge.errors import ArtforgeError
+from artforge.core.atomic import atomic_path
+from artforge.core.errors import ArtforgeError
 
 Array = np.ndarray
 

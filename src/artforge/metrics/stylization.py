@@ -16,7 +16,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from artforge.errors import ArtforgeError
+from artforge.core.device import resolve_device
+from artforge.core.errors import ArtforgeError
+from artforge.data import images
+from artforge.nn.encoders import check_layers
+from artforge.nn.weights import encoder_for
+from artforge.objectives import functional as L
+from artforge.objectives.perceptual import STYLE_LAYERS, gram_targets
 
 HIST_BINS = 64
 
@@ -53,13 +59,6 @@ def stylization_metrics(
     device: str = "auto",
 ) -> dict[str, Any]:  # fmt: skip
     """``content_loss``, ``style_loss`` and ``color_histogram_distance`` of a stylised ``output``."""
-    from artforge.api import encoder_for, resolve_device
-    from artforge.config import STYLE_LAYERS
-    from artforge.data import images
-    from artforge.nn.encoders import check_layers
-    from artforge.objectives import functional as L
-    from artforge.objectives.perceptual import gram_targets
-
     s_layers = list(style_layers or STYLE_LAYERS)
     c_layers = list(content_layers)
     out_img = images.load(output, "output image")

@@ -54,7 +54,7 @@ def adain_affine(
 def mix_targets(
     content: torch.Tensor,
     styles: Sequence[torch.Tensor],
-    alpha: float = 1.0,
+    alpha: float | torch.Tensor = 1.0,
     weights: Sequence[float] | None = None,
     masks: Sequence[torch.Tensor] | None = None,
 ) -> torch.Tensor:
@@ -151,3 +151,22 @@ def _identity_1x1(c_in: int, c_out: int) -> nn.Conv2d:
             conv.weight.copy_(torch.eye(c_out).view(c_out, c_out, 1, 1))
             nn.init.zeros_(conv.bias)
     return conv
+
+
+def adain_forward(
+    encoder: nn.Module,
+    decoder: nn.Module,
+    content: torch.Tensor,
+    styles: Sequence[torch.Tensor],
+    alpha: float | torch.Tensor = 1.0,
+    weights: Sequence[float] | None = None,
+    masks: Sequence[torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """y = g(t), t = (1 - alpha) f(c) + alpha sum_k w_k AdaIN(f(c), f(s_k)) at relu4_1 and the decoder's skips
+    (Huang & Belongie 2017), cropped to the content's size, not clamped. ``content`` ``[N, 3, H, W]``; each style
+    ``[1, 3, h, w]`` (its statistics broadcast over N) or ``[N, 3, h, w]`` (one style per content image)."""
+    layers = target_layers(decoder)
+    fc = encoder(content, layers)  # relu4_1: [N, C4, H/8, W/8], and the skips
+    fs = [encoder(s, layers) for s in styles]
+    t = {k: mix_targets(fc[k], [f[k] for f in fs], alpha, weights, masks) for k in layers}
+    return decoder(t[LAYER], t)[..., : content.shape[-2], : content.shape[-1]]  # type: ignore[no-any-return]

@@ -14,7 +14,6 @@ import torch
 from torch import nn
 
 from artforge.nn.encoders import VGGEncoder
-from artforge.objectives import functional as Fn
 
 
 def student_of(teacher: VGGEncoder, width: int, last: str) -> tuple[VGGEncoder, dict[str, torch.Tensor]]:
@@ -58,14 +57,6 @@ class Embeddings(nn.Module):
 
     def forward(self, feats: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {k: self.maps[k](feats[k]) for k in self.layers}
-
-
-def embedding_loss(
-    student: Mapping[str, torch.Tensor], teacher: Mapping[str, torch.Tensor], embed: Embeddings
-) -> torch.Tensor:
-    """mean_l ||E_l(f'_l(x)) - f_l(x)||^2 / ||f_l(x)||^2 over ``embed.layers``."""
-    e = embed(student)
-    return sum(Fn.relative_mse(e[k], teacher[k]) for k in embed.layers) / len(embed.layers)  # type: ignore[return-value]
 
 
 def _out_channels(encoder: VGGEncoder, conv: str) -> int:

@@ -11,6 +11,8 @@ from torch.nn import functional as F
 from artforge.nn.encoders import VGGEncoder
 from artforge.objectives import functional as L
 
+STYLE_LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]  # Gatys et al. 2016
+
 
 class ContentLoss(nn.Module):
     """L_c = ||F - P||^2 / ||P||^2 against fixed target features P."""

@@ -1,1 +1,0 @@
-"""Engines: the only code that calls ``optimizer.step()``."""
