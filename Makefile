@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # PyTorch 2.13.0 is the CPU build on these machines; an unpinned torch pulls GBs of CUDA wheels.
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test install lint layers typecheck unit clean
+.PHONY: demo test install data lint layers typecheck unit clean
 
 $(BIN)/artforge: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -30,7 +30,12 @@ layers: install  # imports point down: cli > api > engines > families | metrics 
 typecheck: install
 	$(BIN)/mypy
 
-unit: install
+# Fashion-MNIST, which the generation tests train on; a no-op when present. Debian's package as root or with
+# passwordless sudo, else the official files (sha256-checked) into $ARTFORGE_CACHE/datasets (~/.cache/artforge).
+data: install
+	$(BIN)/artforge data fetch fashion-mnist
+
+unit: install data
 	$(BIN)/pytest -q
 
 test: lint layers typecheck unit

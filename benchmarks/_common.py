@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmark scripts: machine header, sample images, tables, per-level losses.
+"""Helpers shared by the benchmark scripts: machine header, sample images, tables, one level's loss.
 
 Import cost matters for ``memory.py`` (its parent process must stay small), so this module imports
 only the standard library at the top; torch, PIL and artforge are imported inside the functions.
@@ -133,7 +133,8 @@ def level_loss(
     encoder: VGGEncoder, content: Image.Image, style: Image.Image, long_side: int, cfg: StylizeConfig
 ) -> tuple[GatysLoss, torch.Tensor]:
     """The GatysLoss of one untiled pyramid level and the content tensor it optimises from,
-    built by artforge's own ``build_level`` (the same code path as ``stylize_tensor``)."""
+    built by artforge's own ``build_level`` (the same code path as ``stylize_tensor``), for scoring
+    images and for the bare timings; the runs themselves go through ``stylize_tensor`` and its callback."""
     from artforge.gatys.pyramid import build_level
 
     problem = build_level(encoder, content, [style], cfg, long_side)

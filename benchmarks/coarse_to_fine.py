@@ -6,17 +6,18 @@ Measured:
    (default 500) L-BFGS iterations. Its *final objective* L* is the total loss
    ``content_weight*L_c + style_weight*L_s + tv_weight*L_tv`` seen by the last iteration.
 2. pyramid: the default schedule (``scales`` auto, coarsest level ``--min-scale`` = 128 px,
-   ``--pyramid-iterations`` = StylizeConfig's 100 at the final level, 2x per coarser level),
-   driven level by level exactly like ``artforge.gatys.pyramid.stylize_tensor`` (same targets,
-   the same hand-off between levels, one continuous L-BFGS run per level). The final level
-   (full size, untiled, the very same objective as the single-scale run) keeps iterating past its
-   configured count until its objective <= L*, or ``--cap-factor`` x the single-scale iterations.
+   ``--pyramid-iterations`` = StylizeConfig's 100 at the final level, 2x per coarser level), run by
+   ``artforge.gatys.pyramid.stylize_tensor`` itself, with the schedule's final level lengthened:
+   that level (full size, untiled, the very same objective as the single-scale run) keeps iterating
+   past its configured count until its objective <= L*, or ``--cap-factor`` x the single-scale
+   iterations; its callback then stops the run.
 
-Wall time counts from the start of each run and includes building every level's targets (style
-Grams, content features). The objective of an iteration is the ``total`` that ``optimize`` hands to
-``on_step``: the loss evaluated during that iteration, i.e. at the iterate before its update. Both
-runs are measured the same way, at full resolution; coarse-level losses are recorded but never
-compared. The encoder is warmed up at every level size before either run.
+Both runs are ``stylize_tensor`` runs, recorded by its per-iteration callback. Wall time counts from
+the start of each run and includes building every level's targets (style Grams, content features;
+the "targets s" column times that work again, separately). The objective of an iteration is the
+``total`` of the callback's losses: the loss evaluated during that iteration, i.e. at the iterate
+before its update. Both runs are measured the same way, at full resolution; coarse-level losses are
+recorded but never compared. The encoder is warmed up at every level size before either run.
 
 Target: pyramid time to reach L* <= 1/3 of the single-scale time.
 
@@ -60,15 +61,10 @@ from artforge.api import encoder_for
 from artforge.data import tiling
 from artforge.data.images import resize_long, to_image, to_tensor
 from artforge.gatys.config import StylizeConfig
-from artforge.gatys.optimize import optimize
-from artforge.gatys.pyramid import schedule, stylize_tensor, upsample_with_detail
+from artforge.gatys.pyramid import Interrupted, Level, Progress, build_level, schedule, stylize_tensor
 from artforge.nn.encoders import VGGEncoder
 
 TARGET = 1 / 3
-
-
-class _Reached(Exception):
-    """Raised from on_step to stop the final level once the threshold is met."""
 
 
 @dataclass
@@ -81,18 +77,29 @@ class Run:
     level_side: list[int] = field(default_factory=list)  # long side of the level, px
     level_iteration: list[int] = field(default_factory=list)  # 1-based, within its level
     level_end_s: dict[int, float] = field(default_factory=dict)  # long side -> elapsed at level end
-    targets_s: float = 0.0  # time spent building targets (included in elapsed_s)
+    targets_s: float = 0.0  # time building the targets of its levels (included in elapsed_s; timed apart)
 
     def record(self, t0: float, side: int, i: int, total: float) -> None:
         self.elapsed_s.append(time.perf_counter() - t0)
         self.total.append(total)
         self.level_side.append(side)
         self.level_iteration.append(i)
+        self.level_end_s[side] = self.elapsed_s[-1]
 
 
 def saved_image(x: torch.Tensor) -> torch.Tensor:
     """What ``save_image`` keeps of an iterate: clamped to [0, 1] and rounded to 8 bits."""
     return to_tensor(to_image(x))
+
+
+def targets_seconds(
+    encoder: VGGEncoder, content: Image.Image, style: Image.Image, cfg: StylizeConfig, levels: list[Level]
+) -> float:
+    """Seconds to build every level's targets, as ``stylize_tensor`` does at the start of each level."""
+    t0 = time.perf_counter()
+    for lv in levels:
+        build_level(encoder, content, [style], cfg, lv.long_side).loss()
+    return time.perf_counter() - t0
 
 
 def run_single(
@@ -104,18 +111,16 @@ def run_single(
     bounds: tuple[float, float] | None = (0.0, 1.0),
 ) -> tuple[Run, torch.Tensor]:
     """Single-scale run; ``bounds=None`` is plain Gatys (no projection, clamped only when saved).
-    Returns the curve and the final iterate."""
+    Returns the curve and the final image."""
     run = Run("single-scale")
+    cfg = dataclasses.replace(cfg, iterations=iterations, scales=1)
+    run.targets_s = targets_seconds(encoder, content, style, cfg, [Level(cfg.size, iterations)])
+
+    def record(p: Progress) -> None:
+        run.record(t0, max(p.size), p.iteration, p.losses["total"])
+
     t0 = time.perf_counter()
-    loss_fn, x0 = level_loss(encoder, content, style, cfg.size, cfg)
-    run.targets_s = time.perf_counter() - t0
-    side = max(x0.shape[-2:])
-
-    def on_step(parts: dict[str, torch.Tensor], _x: torch.Tensor) -> None:
-        run.record(t0, side, len(run.total) + 1, float(parts["total"]))
-
-    x = optimize(loss_fn, x0, iterations, cfg.optimizer, cfg.learning_rate, on_step, bounds, cfg.precision == "bf16")
-    run.level_end_s[side] = time.perf_counter() - t0
+    x = stylize_tensor(encoder, content, [style], cfg, callback=record, progress=False, bounds=bounds)
     return run, x
 
 
@@ -142,9 +147,9 @@ def run_pyramid(
     judge: Callable[[torch.Tensor], float] | None = None,
     name: str = "pyramid",
 ) -> PyramidResult:
-    """Mirror of stylize_tensor (one style, no masks, content init, untiled levels) whose final
-    level runs until its objective <= ``threshold``, ``cap`` iterations or ``time_cap`` seconds since
-    the start (0: no limit), but at least ``min_final`` iterations.
+    """``stylize_tensor`` (one style, no masks, untiled levels) whose final level runs until its
+    objective <= ``threshold``, ``cap`` iterations or ``time_cap`` seconds since the start (0: no
+    limit), but at least ``min_final`` iterations; its callback records the curve and stops the run.
 
     ``judge``: how the reference is scored (its fp32 objective, for a pyramid that optimises under
     bf16; the objective of the saved 8-bit image, against plain Gatys). Once the pyramid's objective
@@ -154,48 +159,35 @@ def run_pyramid(
     run that stops at the threshold."""
     run = Run(name)
     levels = schedule(cfg.size, cfg.iterations, cfg.scales, cfg.min_scale)
+    final = len(levels) - 1
+    longer = [*levels[:-1], Level(levels[-1].long_side, max(levels[-1].iterations, cap))]
     res = PyramidResult(run, None, None, None, None, None, None)
-    t0 = time.perf_counter()
+    run.targets_s = targets_seconds(encoder, content, style, cfg, levels)
     judging_s = 0.0
-    x: torch.Tensor | None = None
-    c_prev: torch.Tensor | None = None
-    for k, lv in enumerate(levels):
-        final = k == len(levels) - 1
-        t_lv = time.perf_counter()
-        loss_fn, c_opt = level_loss(encoder, content, style, lv.long_side, cfg)
-        run.targets_s += time.perf_counter() - t_lv
-        x = c_opt.clone() if x is None or c_prev is None else upsample_with_detail(x, c_prev, c_opt)
-        c_prev = c_opt
-        i = 0
 
-        def on_step(
-            parts: dict[str, torch.Tensor], xi: torch.Tensor, side: int = lv.long_side, final: bool = final
-        ) -> None:
-            nonlocal i, judging_s
-            i += 1
-            total = float(parts["total"])
-            if final and judge is not None and total <= 1.02 * threshold:
-                t_judge = time.perf_counter()
-                total = judge(xi)  # the iterate after this step
-                judging_s += time.perf_counter() - t_judge
-            run.record(t0 + judging_s, side, i, total)
-            if not final:
-                return
-            if res.reached_s is None and total <= threshold:
-                res.reached_s, res.reached_iteration, res.reached_total = run.elapsed_s[-1], i, total
-            if i == levels[-1].iterations:
-                res.configured_s, res.configured_total = run.elapsed_s[-1], total
-                res.configured_x = xi.detach().clone().clamp(0, 1)
-            out_of_time = 0 < time_cap < run.elapsed_s[-1]
-            if (res.reached_s is not None or out_of_time) and i >= min_final:
-                raise _Reached
+    def on_progress(p: Progress) -> bool:
+        nonlocal judging_s
+        i, total = p.iteration, p.losses["total"]
+        if p.level == final and judge is not None and total <= 1.02 * threshold:
+            t_judge = time.perf_counter()
+            total = judge(p.image())  # the iterate after this step
+            judging_s += time.perf_counter() - t_judge
+        run.record(t0 + judging_s, levels[p.level].long_side, i, total)
+        if p.level != final:
+            return False
+        if res.reached_s is None and total <= threshold:
+            res.reached_s, res.reached_iteration, res.reached_total = run.elapsed_s[-1], i, total
+        if i == levels[-1].iterations:
+            res.configured_s, res.configured_total = run.elapsed_s[-1], total
+            res.configured_x = p.image().clamp(0, 1)
+        out_of_time = 0 < time_cap < run.elapsed_s[-1]
+        return (res.reached_s is not None or out_of_time) and i >= min_final
 
-        n = max(lv.iterations, cap) if final else lv.iterations
-        try:
-            x = optimize(loss_fn, x, n, cfg.optimizer, cfg.learning_rate, on_step, bf16=cfg.precision == "bf16")
-        except _Reached:
-            pass
-        run.level_end_s[lv.long_side] = time.perf_counter() - t0 - judging_s
+    t0 = time.perf_counter()
+    try:
+        stylize_tensor(encoder, content, [style], cfg, callback=on_progress, progress=False, levels=longer)
+    except Interrupted:
+        pass
     return res
 
 
@@ -249,8 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="write both loss-vs-time curves and the summary here")
     p.add_argument(
         "--verify-driver", action="store_true",
-        help="also run artforge's stylize_tensor with the pyramid config and check that this script's\n"
-        "driver reproduces its output after the configured iterations (costs one more pyramid run)",
+        help="also run artforge's stylize_tensor with the pyramid config as configured and check that the\n"
+        "lengthened run reproduces its output after the configured iterations (costs one more pyramid run)",
     )  # fmt: skip
     p.add_argument(
         "--reference", choices=["projected", "plain"], default="projected",
@@ -318,9 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         f"running single-scale ({args.iterations} iterations{', plain: no projection' if plain else ''}) ...",
         flush=True,
     )
-    single, x_single = run_single(
-        encoder, content, style, single_cfg, args.iterations, None if plain else (0.0, 1.0)
-    )  # fmt: skip
+    single, x_single = run_single(encoder, content, style, single_cfg, args.iterations, None if plain else (0.0, 1.0))
     single_s = single.level_end_s[max(single.level_end_s)]
     threshold = single.total[-1]
     print(f"  done in {single_s:.1f} s; final objective {threshold:.6g}", flush=True)
@@ -396,12 +386,12 @@ def main(argv: list[str] | None = None) -> int:
 
     verified: bool | None = None
     if args.verify_driver:
-        print("verifying the driver against artforge.gatys.pyramid.stylize_tensor ...", flush=True)
+        print("verifying the lengthened run against artforge.gatys.pyramid.stylize_tensor ...", flush=True)
         ref = stylize_tensor(encoder, content, [style], pyr_cfg, progress=False)
         assert pyr.configured_x is not None
         diff = float((ref - pyr.configured_x).abs().max())
         verified = diff <= 1e-5
-        print(f"  max |stylize_tensor - driver| = {diff:.3g} : {'OK' if verified else 'MISMATCH'}")
+        print(f"  max |stylize_tensor - lengthened run| = {diff:.3g} : {'OK' if verified else 'MISMATCH'}")
         print()
 
     note = ("  (reference: plain Gatys, saved images)" if plain else "") + (

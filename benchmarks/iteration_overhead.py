@@ -6,9 +6,10 @@ Measured, in one process, on the same CPU threads and the same [1, 3, H, W] inpu
 - bare:     ``enc(x, layers)`` for the union of the default content and style layers
             (relu1_1..relu5_1, relu4_2), loss = sum of the outputs' means, ``loss.backward()``;
             ``x`` requires grad, no optimizer.
-- artforge: ``optimize(GatysLoss(...), x0, n, "lbfgs")`` with real targets (Gram matrices of a
-            bundled painting, content features of the photo) built like ``pyramid.py`` does at a
-            single scale; one loss evaluation per iteration.
+- artforge: ``stylize_tensor(..., scales=1)``, artforge's own loop, with real targets (Gram
+            matrices of a bundled painting, content features of the photo); one loss evaluation per
+            iteration. An iteration's time is the interval between two calls of its per-iteration
+            callback, so building the targets (before the first call) is not timed.
 
 Both are warmed up, then timed in interleaved rounds (order alternating per round); every single
 iteration is timed and the median per-iteration time of each is reported.
@@ -22,12 +23,14 @@ Quick check (seconds):         python benchmarks/iteration_overhead.py --quick
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import time
 from collections.abc import Callable
 
 import torch
+from PIL import Image
 
 from _common import (
     CONTENT_PHOTOS,
@@ -41,7 +44,7 @@ from _common import (
 )
 from artforge.api import encoder_for
 from artforge.gatys.config import StylizeConfig
-from artforge.gatys.optimize import optimize
+from artforge.gatys.pyramid import Progress, stylize_tensor
 from artforge.nn.encoders import VGGEncoder
 from artforge.objectives.perceptual import GatysLoss
 
@@ -62,16 +65,19 @@ def time_bare(encoder: VGGEncoder, layers: list[str], x: torch.Tensor, n: int, b
     return out
 
 
-def time_artforge(loss_fn: GatysLoss, x0: torch.Tensor, n: int, optimizer: str, bf16: bool = False) -> list[float]:
-    """Seconds of each of ``n`` iterations of ``optimize`` (timestamps from its on_step callback)."""
+def time_artforge(
+    encoder: VGGEncoder, content: Image.Image, style: Image.Image, cfg: StylizeConfig, n: int
+) -> list[float]:
+    """Seconds of each of ``n`` iterations of ``stylize_tensor`` at one scale: the intervals between
+    its callback's ``n + 1`` calls (the first call follows building the targets, which is not timed)."""
     stamps: list[float] = []
 
-    def on_step(_parts: dict[str, torch.Tensor], _x: torch.Tensor) -> None:
+    def on_progress(_p: Progress) -> None:
         stamps.append(time.perf_counter())
 
-    t0 = time.perf_counter()
-    optimize(loss_fn, x0, n, optimizer, on_step=on_step, bf16=bf16)
-    return [b - a for a, b in zip([t0, *stamps[:-1]], stamps, strict=True)]
+    cfg = dataclasses.replace(cfg, iterations=n + 1, scales=1)
+    stylize_tensor(encoder, content, [style], cfg, callback=on_progress, progress=False)
+    return [b - a for a, b in zip(stamps[:-1], stamps[1:], strict=True)]
 
 
 def time_loss_only(loss_fn: GatysLoss, x0: torch.Tensor, n: int, bf16: bool = False) -> list[float]:
@@ -115,15 +121,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     encoder = encoder_for(cfg.weights, cfg.pooling, "cpu")
     layers = sorted(set(cfg.content_layers) | set(cfg.style_layers))
+    content, style = content_image(args.content), style_image(args.style)
     t0 = time.perf_counter()
-    loss_fn, x0 = level_loss(encoder, content_image(args.content), style_image(args.style), args.size, cfg)
+    loss_fn, x0 = level_loss(encoder, content, style, args.size, cfg)
     t_targets = time.perf_counter() - t0
     assert loss_fn.layers == layers, (loss_fn.layers, layers)
     x_bare = x0.clone()  # same shape and values as the optimiser's start
     h, w = x0.shape[-2:]
     print(f"input      : [1, 3, {h}, {w}]  content={args.content}  style={args.style}")
     print(f"layers     : {', '.join(layers)}")
-    print(f"optimizer  : {args.optimizer}  (artforge.gatys.optimize, one loss evaluation per iteration)")
+    print(f"optimizer  : {args.optimizer}  (artforge.gatys.pyramid.stylize_tensor, one loss evaluation per iteration)")
     print(f"precision  : {args.precision} (both methods)")
     print(f"targets    : {t_targets:.2f} s to build (not timed below)")
     print(f"protocol   : warm-up {args.warmup}/method, then {args.rounds} rounds x {args.iterations} iterations/method")
@@ -132,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     bf16 = args.precision == "bf16"
     methods: dict[str, Callable[[int], list[float]]] = {
         "bare": lambda n: time_bare(encoder, layers, x_bare, n, bf16),
-        "artforge": lambda n: time_artforge(loss_fn, x0, n, args.optimizer, bf16),
+        "artforge": lambda n: time_artforge(encoder, content, style, cfg, n),
     }
     if args.breakdown:
         methods["loss-only"] = lambda n: time_loss_only(loss_fn, x0, n, bf16)

@@ -24,26 +24,19 @@ from _common import content_image, machine_info, print_header, style_image, tabl
 from artforge import api
 from artforge.data.images import to_image
 from artforge.gatys.config import StylizeConfig
-from artforge.gatys.optimize import optimize
-from artforge.gatys.pyramid import LevelProblem, build_level
+from artforge.gatys.pyramid import Interrupted, LevelProblem, Progress, build_level, stylize_tensor
 from artforge.nn.encoders import VGGEncoder
 
 
-class _OutOfTime(Exception):
-    pass
-
-
 class Deadline:
-    """``on_step`` for ``optimize``: keeps the latest iterate and stops once ``budget`` s have passed."""
+    """A ``stylize_tensor`` callback: counts iterations and stops the run once ``budget`` s have passed."""
 
-    def __init__(self, budget: float, x: torch.Tensor) -> None:
-        self.start, self.budget, self.x, self.iterations = time.perf_counter(), budget, x, 0
+    def __init__(self, budget: float) -> None:
+        self.start, self.budget, self.iterations = time.perf_counter(), budget, 0
 
-    def __call__(self, _parts: dict[str, torch.Tensor], xi: torch.Tensor) -> None:
+    def __call__(self, _p: Progress) -> bool:
         self.iterations += 1
-        self.x = xi.detach().clone()
-        if time.perf_counter() - self.start >= self.budget:
-            raise _OutOfTime
+        return time.perf_counter() - self.start >= self.budget
 
 
 def score(problem_loss: torch.nn.Module, image: Image.Image) -> tuple[float, float]:
@@ -63,16 +56,16 @@ def single_scale(
     bounds: tuple[float, float] | None,
 ) -> tuple[Image.Image, int, LevelProblem]:
     """Single-scale L-BFGS at full size from the content image until ``budget`` s have passed (the
-    clock starts before the targets are built); ``bounds=None`` is the plain, unprojected run."""
-    single_cfg = StylizeConfig.from_dict({**cfg.to_dict(), "scales": 1})
-    deadline = Deadline(budget, torch.empty(0))
-    problem = build_level(encoder, content, [style], single_cfg, single_cfg.size)
-    deadline.x = problem.content.clone()
+    clock starts before the targets are built); ``bounds=None`` is the plain, unprojected run.
+    Also returns the level's problem, whose loss judges the images."""
+    single_cfg = StylizeConfig.from_dict({**cfg.to_dict(), "scales": 1, "iterations": 100_000, "optimizer": "lbfgs"})
+    deadline = Deadline(budget)
     try:
-        optimize(problem.loss(), deadline.x, 100_000, "lbfgs", None, deadline, bounds=bounds)
-    except _OutOfTime:
-        pass
-    return to_image(deadline.x.clamp(0, 1)), deadline.iterations, problem
+        x = stylize_tensor(encoder, content, [style], single_cfg, callback=deadline, progress=False, bounds=bounds)
+    except Interrupted as stopped:
+        x = stopped.partial
+    problem = build_level(encoder, content, [style], single_cfg, single_cfg.size)
+    return to_image(x), deadline.iterations, problem
 
 
 def slug(name: str) -> str:

@@ -14,7 +14,7 @@ from artforge.core import checkpoint as ckpt
 from artforge.core.device import resolve_device
 from artforge.core.download import cache_dir
 from artforge.core.errors import ArtforgeError
-from artforge.data import color, images, samples
+from artforge.data import catalog, color, images, samples
 from artforge.families import registry
 from artforge.families.config import TrainConfig
 from artforge.feedforward import export
@@ -24,7 +24,7 @@ from artforge.feedforward.files import ModelOptions, stylize_files
 from artforge.feedforward.video.pipeline import stylize_video as _video
 from artforge.feedforward.video.temporal import DEFAULT_WEIGHT as DEFAULT_TEMPORAL_WEIGHT
 from artforge.gatys.config import StylizeConfig
-from artforge.gatys.progress import Callback, Progress
+from artforge.gatys.progress import Callback, Interrupted, Progress
 from artforge.gatys.pyramid import stylize_tensor
 from artforge.metrics.backbones import BACKBONES
 from artforge.metrics.report import DEFAULT_SAMPLES, METRICS
@@ -57,9 +57,7 @@ def _image(x: ImageLike, what: str) -> Image.Image:
     """A path, ``sample:NAME`` or a PIL image, as upright RGB."""
     if isinstance(x, Image.Image):
         return images.to_rgb(x)
-    if samples.is_sample(x):
-        return samples.load(str(x))
-    return images.load(x, what)
+    return samples.open_image(x, what)
 
 
 def _spec(x: str | os.PathLike[str]) -> str:
@@ -147,8 +145,6 @@ def stylize_to_file(
     Nothing is written unless the run succeeds; on Ctrl-C, or when ``callback`` (see :func:`stylize`)
     asks to stop, the image so far goes to ``<output stem>.interrupted<suffix>``.
     """
-    from artforge.gatys.progress import Interrupted
-
     cfg = config or StylizeConfig()
     out = images.check_writable(output)
     params: dict[str, object] = {
@@ -339,14 +335,10 @@ def stylize_video(
 def list_datasets() -> list[dict[str, Any]]:
     """Data sets ``artforge data fetch`` gets: ``[{name, description, ready, path, debian, how}]``; ``how``: where
     it is, or how to get it."""
-    from artforge.data import catalog
-
     return catalog.list_datasets()
 
 
 def fetch_dataset(name: str, progress: bool = True) -> Path:
     """Install (Debian package, as root or with passwordless sudo) or download (sha256-checked) the data set ``name``
     (fashion-mnist, mnist, cifar10) unless present; returns its folder."""
-    from artforge.data import catalog
-
     return catalog.fetch(name, progress=progress)

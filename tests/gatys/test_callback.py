@@ -19,7 +19,9 @@ def _images(photo_dir: Path) -> tuple[Image.Image, Image.Image]:
     return Image.open(photo_dir / "content.png"), Image.open(photo_dir / "style.jpg")
 
 
-def _record(enc: torch.nn.Module, photo_dir: Path, cfg: StylizeConfig = CFG) -> tuple[list[Progress], list[torch.Tensor], torch.Tensor]:
+def _record(
+    enc: torch.nn.Module, photo_dir: Path, cfg: StylizeConfig = CFG
+) -> tuple[list[Progress], list[torch.Tensor], torch.Tensor]:
     """Every event, the image each one handed over, and the result."""
     c, s = _images(photo_dir)
     events: list[Progress] = []
@@ -107,7 +109,9 @@ def test_tiles_are_counted_within_their_level(tiny_vgg: torch.nn.Module, photo_d
     tiles = events[0].tiles
     assert tiles > 1
     assert [(p.tile, p.iteration) for p in events] == [(t, 2 * t + i) for t in range(tiles) for i in (1, 2)]
-    assert all(p.iterations == 2 * tiles and tuple(img.shape[-2:]) == p.size for p, img in zip(events, seen))
+    assert all(
+        p.iterations == 2 * tiles and tuple(img.shape[-2:]) == p.size for p, img in zip(events, seen, strict=True)
+    )
     assert not torch.equal(seen[-1], out)  # the canvas before the last tile is pasted
 
 

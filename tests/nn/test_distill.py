@@ -130,8 +130,10 @@ def test_distilled_adain_trains_resumes_exactly_and_ships_in_one_file(
 
 def test_distillation_options_are_checked(photos: Path) -> None:
     from artforge.core.errors import ArtforgeError
+    from artforge.families.registry import check
 
+    check(distilled_cfg(photos))  # the valid settings pass
     with pytest.raises(ArtforgeError, match="encoder-width is for --model adain"):
-        distilled_cfg(photos, model="johnson").validate()
+        check(distilled_cfg(photos, model="johnson"))
     with pytest.raises(ArtforgeError, match="encoder-width must be >= 1"):
-        distilled_cfg(photos, encoder_width=0).validate()
+        check(distilled_cfg(photos, encoder_width=0))

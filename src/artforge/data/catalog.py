@@ -151,7 +151,8 @@ def _run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
 
 
 def _apt_prefix() -> list[str] | None:
-    """``[]`` as root, ``["sudo", "-n"]`` when sudo needs no password, None when apt-get cannot be run."""
+    """The command prefix for apt-get: ``[]`` as root, ``sudo -n env DEBIAN_FRONTEND=...`` when sudo needs no
+    password, None when apt-get cannot be run as root."""
     if shutil.which("apt-get") is None:
         return None
     if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -199,10 +200,10 @@ def _download_all(src: DatasetSource, progress: bool) -> Path:
             try:
                 tmp = download(url, f.sha256, part, progress)
             except ArtforgeError as e:
-                errors.append(str(e))
+                errors.append(str(e).removesuffix("; offline?"))
                 continue
             except http.client.HTTPException as e:  # e.g. a connection cut mid-file
-                errors.append(f"could not download {url} ({e!r}); offline?")
+                errors.append(f"could not download {url} ({e!r})")
                 continue
             except OSError as e:
                 raise ArtforgeError(f"cannot write to {part} ({e.strerror or e})") from None
@@ -210,6 +211,8 @@ def _download_all(src: DatasetSource, progress: bool) -> Path:
             os.replace(tmp, part / f.name)
             break
         else:
+            if not any(part.iterdir()):
+                part.rmdir()  # nothing to resume from
             raise ArtforgeError("; ".join(errors))
     if final.is_dir():  # e.g. the user put some of the files there: add ours beside them
         for f in src.files:
@@ -244,4 +247,6 @@ def fetch(name: str, progress: bool = True) -> Path:
         return _download_all(src, progress)
     except ArtforgeError as e:
         tried.append(str(e))
-    raise ArtforgeError(f"{name}: {'; '.join(tried)}; to get it, {_by_hand(src)}")
+    failed = "; ".join(tried)
+    offline = "offline? " if "could not download" in failed else ""
+    raise ArtforgeError(f"{name}: {failed}; {offline}{_by_hand(src)}")

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from artforge.core.errors import ArtforgeError
-from artforge.data import images, samples
+from artforge.data import samples
 from artforge.data.folders import decode, decode_all, list_folder, list_zip
 
 
@@ -27,7 +27,7 @@ def load_pool(spec: str, resolution: int, max_images: int | None = None, what: s
     side = pool_side(resolution)
     p = Path(spec)
     if samples.is_sample(spec) or (p.is_file() and not zipfile.is_zipfile(p)):
-        img = samples.load(spec) if samples.is_sample(spec) else images.load(p, what)
+        img = samples.open_image(spec, what)
         arr = decode(img.copy, side)[None]  # [1, 2R, 2R, 3]
         return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
     if p.is_dir():

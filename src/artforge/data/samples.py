@@ -7,11 +7,13 @@ or CC0 per scikit-image), installed with ``pip install artforge[samples]``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PIL import Image
 
 from artforge.core.errors import ArtforgeError
+from artforge.data import images
 
 PREFIX = "sample:"
 PAINTINGS = {
@@ -32,6 +34,11 @@ def names() -> list[str]:
 
 def is_sample(spec: object) -> bool:
     return isinstance(spec, str) and spec.startswith(PREFIX)
+
+
+def open_image(spec: str | os.PathLike[str], what: str = "image", min_side: int = images.MIN_SIDE) -> Image.Image:
+    """``sample:NAME`` or an image file, as upright 8-bit RGB (``what`` names it in errors)."""
+    return load(str(spec)) if is_sample(spec) else images.load(spec, what, min_side)
 
 
 def load(spec: str) -> Image.Image:

@@ -95,7 +95,7 @@ def output_paths(inputs: Sequence[str], output: str) -> list[Path]:
 
 
 def _load(spec: str, size: int | None, what: str, min_side: int = images.MIN_SIDE) -> torch.Tensor:
-    img = samples.load(spec) if samples.is_sample(spec) else images.load(spec, what, min_side)
+    img = samples.open_image(spec, what, min_side)
     if size is not None:
         img = images.resize_long(img, size)
     return images.to_tensor(img)  # [1, 3, H, W]

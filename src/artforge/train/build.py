@@ -104,13 +104,10 @@ def style_images(specs: list[str], long_side: int) -> list[torch.Tensor]:
     """Style image files, ``sample:NAME``s or folders of them -> ``[1, 3, h, w]`` tensors, long side ``long_side``."""
     out: list[torch.Tensor] = []
     for spec in specs:
-        if samples.is_sample(spec):
-            imgs = [samples.load(spec)]
-        elif Path(spec).is_dir():
-            files = sorted(list_folder(Path(spec)))
-            imgs = [imio.load(Path(spec) / f, "style image") for f in files]
+        if not samples.is_sample(spec) and Path(spec).is_dir():
+            imgs = [imio.load(Path(spec) / f, "style image") for f in sorted(list_folder(Path(spec)))]
         else:
-            imgs = [imio.load(spec, "style image")]
+            imgs = [samples.open_image(spec, "style image")]
         out += [imio.to_tensor(imio.resize_long(img, long_side)) for img in imgs]
     if not out:
         raise ArtforgeError(f"--style {' '.join(specs)}: no style images")

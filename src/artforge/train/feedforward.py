@@ -22,7 +22,7 @@ from artforge.core.errors import ArtforgeError
 from artforge.data.crops import centre_crops, crop_generator, random_crops
 from artforge.families.config import TrainConfig
 from artforge.families.styliser import ENCODER, StyliserFamily
-from artforge.nn.adain import LAYER, STYLE_LAYERS, adain, target_layers
+from artforge.nn.adain import LAYER, STYLE_LAYERS, adain, adain_forward, target_layers
 from artforge.nn.distill import Embeddings, student_of
 from artforge.nn.encoders import VGGEncoder
 from artforge.objectives import functional as Fn
@@ -212,10 +212,9 @@ class StyliserTrainer:
         """Fixed preview crops, stylised (adain: each with its own fixed style crop) and the inputs above."""
         self.net.eval()
         if self.kind == "adain":
-            layers, enc = target_layers(self.net), self.student or self.encoder
-            fc, fs = enc(self.preview, layers), enc(self.preview_style, layers)
-            t = {k: adain(fc[k], fs[k]) for k in layers}
-            out = torch.cat([self.preview_style, self.net(t[LAYER], t).clamp(0, 1)])
+            enc = self.student or self.encoder
+            y = adain_forward(enc, self.net, self.preview, [self.preview_style])  # each crop with its own style
+            out = torch.cat([self.preview_style, y.clamp(0, 1)])
         else:
             out = self.net(self.preview).clamp(0, 1)
         self.net.train()

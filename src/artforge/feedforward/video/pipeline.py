@@ -54,7 +54,7 @@ def _styles(styliser: Any, style: str | os.PathLike[str] | None, device: torch.d
         return None
     if style is None:
         raise ArtforgeError(f"{styliser.name} is an AdaIN model: give a style image (--style)")
-    img = samples.load(str(style)) if samples.is_sample(style) else images.load(style, "style image")
+    img = samples.open_image(style, "style image")
     if max(img.size) > STYLE_SIZE:
         img = images.resize_long(img, STYLE_SIZE)
     return [images.to_tensor(img).to(device)]
