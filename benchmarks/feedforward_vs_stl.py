@@ -222,12 +222,12 @@ def quality(
     style: Path = inputs["style"]
     outs: dict[str, list[Path]] = {}
     nets = [("artforge-perstyle", per_style, []), *((key, net, [style_t]) for key, net in adains.items())]
-    for key, styliser, styles in nets:
+    for key, stylizer, styles in nets:
         (work / key).mkdir()
         outs[key] = [work / key / c.name for c in contents]
         for c, o in zip(contents, outs[key], strict=True):
             x = images.to_tensor(images.load(c, "content image"))  # [1, 3, H, W]
-            images.to_image(styliser(x, styles) if styles else styliser(x)).save(o)
+            images.to_image(stylizer(x, styles) if styles else stylizer(x)).save(o)
     for key, req in (("stl-style-image", {"style_image": str(style)}), ("stl-builtin", {"style": args.stl_style})):
         d = work / key
         d.mkdir()
@@ -399,7 +399,7 @@ def run_in_process(
 
     from artforge.core.errors import ArtforgeError
     from artforge.data import images
-    from artforge.feedforward import stylizer as stylisers
+    from artforge.feedforward import stylizer as stylizers
     from artforge.feedforward.files import ModelOptions, stylize_files
 
     torch.set_num_threads(args.threads)
@@ -418,18 +418,18 @@ def run_in_process(
 
     t0 = time.perf_counter()
     try:
-        per_style = stylisers.load(args.model, "cpu")
+        per_style = stylizers.load(args.model, "cpu")
         t1 = time.perf_counter()
-        adain = stylisers.load(args.adain_model, "cpu")
+        adain = stylizers.load(args.adain_model, "cpu")
         t2 = time.perf_counter()
-        fasts = {name: stylisers.load(name, "cpu") for name in args.fast}
+        fasts = {name: stylizers.load(name, "cpu") for name in args.fast}
     except ArtforgeError as e:
         print(f"error: {e}")
         stl.close()
         return 1
     stl_load = stl(op="load")["load_s"]
     for name, net in ((args.model, per_style), (args.adain_model, adain), *fasts.items()):
-        print(f"artforge model file: {stylisers.resolve(name)} ({net.spec})", flush=True)
+        print(f"artforge model file: {stylizers.resolve(name)} ({net.spec})", flush=True)
 
     def open_rgb(path: Path) -> Image.Image:
         with Image.open(path) as im:
@@ -456,11 +456,11 @@ def run_in_process(
     a1x: list[float] = []
     try:
         from artforge.feedforward.export import export_onnx
-        from artforge.feedforward.onnx import OnnxStyliser
+        from artforge.feedforward.onnx import OnnxStylizer
 
-        assert isinstance(per_style, stylisers.Styliser)
+        assert isinstance(per_style, stylizers.Stylizer)
         export_onnx(per_style, work / "per-style.onnx")
-        per_style_ort = OnnxStyliser(work / "per-style.onnx", ["CPUExecutionProvider"])
+        per_style_ort = OnnxStylizer(work / "per-style.onnx", ["CPUExecutionProvider"])
 
         def af_per_style_ort() -> float:
             s = time.perf_counter()

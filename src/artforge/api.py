@@ -18,8 +18,8 @@ from artforge.data import catalog, color, images, samples
 from artforge.families import registry
 from artforge.families.config import TrainConfig
 from artforge.feedforward import export
-from artforge.feedforward import stylizer as stylisers
-from artforge.feedforward.base import StyliserLike
+from artforge.feedforward import stylizer as stylizers
+from artforge.feedforward.base import StylizerLike
 from artforge.feedforward.files import ModelOptions, stylize_files
 from artforge.feedforward.video.pipeline import stylize_video as _video
 from artforge.feedforward.video.temporal import DEFAULT_WEIGHT as DEFAULT_TEMPORAL_WEIGHT
@@ -45,7 +45,7 @@ __all__ = [
     "ArtforgeError", "BACKBONES", "DEFAULT_SAMPLES", "DEFAULT_TEMPORAL_WEIGHT", "METRICS", "MetricOptions",
     "StylizeConfig", "TrainConfig", "TrainingInterrupted", "cache_dir", "compare", "encoder_for", "evaluate",
     "export_model", "fetch_dataset", "fetch_weights", "list_datasets", "list_models", "list_weights",
-    "load_styliser", "model_names",
+    "load_stylizer", "model_names",
     "resolve_device", "sample", "stylization_metrics", "stylize", "stylize_to_file", "stylize_video",
     "stylize_with_model", "train",
 ]  # fmt: skip
@@ -203,10 +203,10 @@ def train(
         )
     hook = None
     trainer: training.Trainer
-    if registry.family(cfg.model).is_styliser:
+    if registry.family(cfg.model).is_stylizer:
         if cfg.metrics or cfg.accumulate != 1:
             raise ArtforgeError(f"--metrics and --accumulate are for the generative models, not {cfg.model}")
-        trainer, summary, meta = training.build_styliser(cfg, procs)
+        trainer, summary, meta = training.build_stylizer(cfg, procs)
     else:
         ds, images, labels = training.open_data(cfg)
         if cfg.metrics:  # checked before the run dir exists: too few images for FID is an error now, not at kimg K
@@ -259,9 +259,9 @@ def stylization_metrics(output: str, content: str, style: str, **options: Any) -
     return _stylization(output, content, style, **options)
 
 
-def load_styliser(model: str | os.PathLike[str], device: str = "auto") -> StyliserLike:
+def load_stylizer(model: str | os.PathLike[str], device: str = "auto") -> StylizerLike:
     """A feed-forward styliser by name (``artforge models``), run dir, checkpoint, model file or .onnx."""
-    return stylisers.load(model, resolve_device(device))
+    return stylizers.load(model, resolve_device(device))
 
 
 def stylize_with_model(
@@ -278,14 +278,14 @@ def stylize_with_model(
     """Stylise image files, folders or globs with a trained network (Johnson, GAN-style or AdaIN);
     ``options``: :class:`artforge.feedforward.files.ModelOptions` fields (size, strength, preserve_color, alpha)."""
     dev = resolve_device(device)
-    styliser = load_styliser(model, str(dev))
+    stylizer = load_stylizer(model, str(dev))
     specs = [inputs] if isinstance(inputs, str) else list(inputs)
-    return stylize_files(styliser, specs, str(output), ModelOptions(**options), styles, masks, dev, progress)
+    return stylize_files(stylizer, specs, str(output), ModelOptions(**options), styles, masks, dev, progress)
 
 
 def list_models(root: str = "runs") -> list[dict[str, Any]]:
     """Shipped models and trained styliser runs under ``root``: ``[{name, kind, source, path, description}]``."""
-    return stylisers.list_models(root)
+    return stylizers.list_models(root)
 
 
 def list_weights() -> list[dict[str, Any]]:

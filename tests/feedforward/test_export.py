@@ -18,11 +18,11 @@ import torch
 from artforge.cli.main import main
 from artforge.core import checkpoint as ckpt
 from artforge.core.errors import ArtforgeError
-from artforge.families.registry import build_styliser_net
-from artforge.families.styliser import NetSpec
-from artforge.feedforward import stylizer as stylisers
+from artforge.families.registry import build_stylizer_net
+from artforge.families.stylizer import NetSpec
+from artforge.feedforward import stylizer as stylizers
 from artforge.feedforward.export import TOLERANCE, export_onnx
-from artforge.feedforward.stylizer import Styliser
+from artforge.feedforward.stylizer import Stylizer
 from artforge.nn.adain import DEFAULT_SKIPS, LAYER, target_layers
 from artforge.nn.distill import student_of
 from artforge.nn.encoders import VGGEncoder
@@ -30,23 +30,23 @@ from artforge.nn.encoders import VGGEncoder
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
-from artforge.feedforward.onnx import OnnxStyliser  # noqa: E402
+from artforge.feedforward.onnx import OnnxStylizer  # noqa: E402
 
 
-def johnson(width: int = 8, blocks: int = 2, seed: int = 0) -> Styliser:
+def johnson(width: int = 8, blocks: int = 2, seed: int = 0) -> Stylizer:
     torch.manual_seed(seed)
     spec = NetSpec("johnson", width, blocks)
-    return Styliser(spec, build_styliser_net(spec), "test-johnson")
+    return Stylizer(spec, build_stylizer_net(spec), "test-johnson")
 
 
-def adain_styliser(vgg: VGGEncoder, encoder_width: int = 1) -> Styliser:
+def adain_stylizer(vgg: VGGEncoder, encoder_width: int = 1) -> Stylizer:
     """The real VGG16 encoder (or a student pruned from it, ``encoder_width`` > 1) and a random
     decoder that fits it, its last conv rescaled so that the output spreads over [0, 1] instead of
     saturating at the clamp."""
     torch.manual_seed(0)
     spec = NetSpec("adain", encoder_width, skips=DEFAULT_SKIPS, encoder_width=encoder_width)  # skips export too
     encoder = vgg if encoder_width == 1 else student_of(vgg, encoder_width, LAYER)[0].eval().requires_grad_(False)
-    sty = Styliser(spec, build_styliser_net(spec), "test-adain", {}, encoder)
+    sty = Stylizer(spec, build_stylizer_net(spec), "test-adain", {}, encoder)
     last = sty.net.net[-1]
     with torch.no_grad():
         t = encoder(torch.rand(2, 3, 64, 64), target_layers(sty.net))
@@ -58,7 +58,7 @@ def adain_styliser(vgg: VGGEncoder, encoder_width: int = 1) -> Styliser:
 
 
 @pytest.fixture(scope="module")
-def johnson_onnx(tmp_path_factory: pytest.TempPathFactory) -> tuple[Styliser, Path, float | None]:
+def johnson_onnx(tmp_path_factory: pytest.TempPathFactory) -> tuple[Stylizer, Path, float | None]:
     sty = johnson()
     path = tmp_path_factory.mktemp("onnx") / "johnson.onnx"
     return sty, path, export_onnx(sty, path)
@@ -67,8 +67,8 @@ def johnson_onnx(tmp_path_factory: pytest.TempPathFactory) -> tuple[Styliser, Pa
 @pytest.fixture(scope="module", params=[1, 4], ids=["vgg16", "distilled-quarter"])
 def adain_onnx(
     vgg: VGGEncoder, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-) -> tuple[Styliser, Path, float | None]:
-    sty = adain_styliser(vgg, request.param)
+) -> tuple[Stylizer, Path, float | None]:
+    sty = adain_stylizer(vgg, request.param)
     path = tmp_path_factory.mktemp("onnx") / "adain.onnx"
     return sty, path, export_onnx(sty, path)
 
@@ -82,11 +82,11 @@ def one_line_error(excinfo: pytest.ExceptionInfo[ArtforgeError]) -> str:
 # ---------------------------------------------------------------- round trips
 
 
-def test_johnson_onnx_matches_pytorch_at_dynamic_odd_sizes(johnson_onnx: tuple[Styliser, Path, float | None]) -> None:
+def test_johnson_onnx_matches_pytorch_at_dynamic_odd_sizes(johnson_onnx: tuple[Stylizer, Path, float | None]) -> None:
     sty, path, diff = johnson_onnx
     assert diff is not None and diff < TOLERANCE
-    onnx_sty = stylisers.load(path)  # .onnx -> onnxruntime
-    assert isinstance(onnx_sty, OnnxStyliser)
+    onnx_sty = stylizers.load(path)  # .onnx -> onnxruntime
+    assert isinstance(onnx_sty, OnnxStylizer)
     assert (onnx_sty.kind, onnx_sty.name, onnx_sty.needs_style) == ("johnson", "test-johnson", False)
     assert onnx_sty.spec == sty.spec
     ins = onnx_sty.session.get_inputs()
@@ -103,13 +103,13 @@ def test_legacy_torchscript_exporter_also_round_trips(tmp_path: Path) -> None:
     sty = johnson(width=4, blocks=1, seed=1)
     diff = export_onnx(sty, tmp_path / "j.onnx", opset=17, dynamo=False)
     assert diff is not None and diff < TOLERANCE
-    onnx_sty = OnnxStyliser(tmp_path / "j.onnx")
+    onnx_sty = OnnxStylizer(tmp_path / "j.onnx")
     for shape in [(1, 3, 37, 50), (1, 3, 40, 44), (2, 3, 33, 29)]:
         x = torch.rand(shape)
         assert float((onnx_sty(x) - sty(x)).abs().max()) < TOLERANCE, shape
 
 
-def test_onnx_models_refuse_bf16(johnson_onnx: tuple[Styliser, Path, float | None], tmp_path: Path) -> None:
+def test_onnx_models_refuse_bf16(johnson_onnx: tuple[Stylizer, Path, float | None], tmp_path: Path) -> None:
     from artforge import api
     from artforge.data.samples import load
 
@@ -120,10 +120,10 @@ def test_onnx_models_refuse_bf16(johnson_onnx: tuple[Styliser, Path, float | Non
     assert not (tmp_path / "out.png").exists()
 
 
-def test_adain_onnx_runs_the_whole_pipeline(adain_onnx: tuple[Styliser, Path, float | None]) -> None:
+def test_adain_onnx_runs_the_whole_pipeline(adain_onnx: tuple[Stylizer, Path, float | None]) -> None:
     sty, path, diff = adain_onnx
     assert diff is not None and diff < TOLERANCE
-    onnx_sty = stylisers.load(path)
+    onnx_sty = stylizers.load(path)
     assert (onnx_sty.kind, onnx_sty.needs_style) == ("adain", True)
     assert [i.name for i in onnx_sty.session.get_inputs()] == ["content", "style", "alpha"]
     gen = torch.Generator().manual_seed(5)
@@ -153,15 +153,15 @@ def test_adain_onnx_runs_the_whole_pipeline(adain_onnx: tuple[Styliser, Path, fl
 
 def test_fp16_model_file_is_small_and_close(tmp_path: Path) -> None:
     sty = johnson(width=16, blocks=5)
-    small = stylisers.save_model(tmp_path / "small.safetensors", sty)
-    full = stylisers.save_model(tmp_path / "full.safetensors", sty, fp16=False)
+    small = stylizers.save_model(tmp_path / "small.safetensors", sty)
+    full = stylizers.save_model(tmp_path / "full.safetensors", sty, fp16=False)
     assert small.stat().st_size < 0.55 * full.stat().st_size
     assert small.stat().st_size < 1_000_000
-    back = stylisers.load(small)
+    back = stylizers.load(small)
     assert back.kind == "johnson" and back.spec == sty.spec
     x = torch.rand(1, 3, 45, 61, generator=torch.Generator().manual_seed(2))
     assert float((back(x) - sty(x)).abs().max()) < 2e-2
-    assert torch.equal(stylisers.load(full)(x), sty(x))
+    assert torch.equal(stylizers.load(full)(x), sty(x))
 
 
 # ---------------------------------------------------------------- CLI
@@ -169,7 +169,7 @@ def test_fp16_model_file_is_small_and_close(tmp_path: Path) -> None:
 
 def test_cli_export_onnx_and_safetensors(tmp_path: Path, weights_cache: Path) -> None:
     sty = johnson(width=4, blocks=1, seed=3)
-    model = stylisers.save_model(tmp_path / "model.safetensors", sty, fp16=False)
+    model = stylizers.save_model(tmp_path / "model.safetensors", sty, fp16=False)
     env = {**os.environ, "ARTFORGE_CACHE": str(weights_cache)}
     out = tmp_path / "model.onnx"
     r = subprocess.run(
@@ -181,20 +181,20 @@ def test_cli_export_onnx_and_safetensors(tmp_path: Path, weights_cache: Path) ->
     diff = float(r.stdout.split("max abs diff ")[1].split()[0])
     assert diff < TOLERANCE
     x = torch.rand(2, 3, 35, 42)
-    assert float((stylisers.load(out)(x) - sty(x)).abs().max()) < TOLERANCE
+    assert float((stylizers.load(out)(x) - sty(x)).abs().max()) < TOLERANCE
     assert main(["export", str(model), "-o", str(tmp_path / "half.safetensors")]) == 0
     assert main(["export", str(model), "-o", str(tmp_path / "full.safetensors"), "--fp32"]) == 0
     assert (tmp_path / "half.safetensors").stat().st_size < 0.6 * (tmp_path / "full.safetensors").stat().st_size
 
 
 def test_cli_bad_sources_and_outputs_fail_in_one_line(
-    johnson_onnx: tuple[Styliser, Path, float | None], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    johnson_onnx: tuple[Stylizer, Path, float | None], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     dcgan = tmp_path / "dcgan.safetensors"
     ckpt.save(dcgan, {"G.fc.weight": torch.zeros(4, 4)}, {"model": "dcgan", "step": 0})
     noise = tmp_path / "noise.safetensors"
     noise.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
-    good = stylisers.save_model(tmp_path / "good.safetensors", johnson(width=4, blocks=1))
+    good = stylizers.save_model(tmp_path / "good.safetensors", johnson(width=4, blocks=1))
     keep = tmp_path / "keep.onnx"
     keep.write_bytes(b"an export the user already had")
     keep_st = tmp_path / "keep.safetensors"
@@ -233,24 +233,24 @@ def test_failed_check_keeps_the_existing_file(tmp_path: Path, monkeypatch: pytes
 
 
 def test_broken_or_foreign_onnx_files_fail_in_one_line(
-    johnson_onnx: tuple[Styliser, Path, float | None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    johnson_onnx: tuple[Stylizer, Path, float | None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import onnx
 
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(np.random.default_rng(1).integers(0, 256, 1000, dtype=np.uint8).tobytes())
     with pytest.raises(ArtforgeError) as e:
-        stylisers.load(broken)
+        stylizers.load(broken)
     assert "not a readable ONNX model" in one_line_error(e)
 
     foreign = onnx.load(str(johnson_onnx[1]))
     del foreign.metadata_props[:]
     onnx.save(foreign, str(tmp_path / "foreign.onnx"))
     with pytest.raises(ArtforgeError) as e:
-        stylisers.load(tmp_path / "foreign.onnx")
+        stylizers.load(tmp_path / "foreign.onnx")
     assert "not an artforge ONNX model" in one_line_error(e)
 
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
     with pytest.raises(ArtforgeError) as e:
-        stylisers.load(johnson_onnx[1])
+        stylizers.load(johnson_onnx[1])
     assert "pip install 'artforge[export]'" in one_line_error(e)

@@ -17,12 +17,12 @@ from PIL import Image
 from artforge.core.errors import ArtforgeError
 from artforge.data import samples
 from artforge.data import video as io
-from artforge.families.registry import build_styliser_net
-from artforge.families.styliser import NetSpec
-from artforge.feedforward import stylizer as stylisers
-from artforge.feedforward.stylizer import Styliser
+from artforge.families.registry import build_stylizer_net
+from artforge.families.stylizer import NetSpec
+from artforge.feedforward import stylizer as stylizers
+from artforge.feedforward.stylizer import Stylizer
 from artforge.feedforward.video import flow
-from artforge.feedforward.video.pipeline import FrameStyliser, stylize_video
+from artforge.feedforward.video.pipeline import FrameStylizer, stylize_video
 from artforge.feedforward.video.temporal import DEFAULT_WEIGHT, box, match_contrast, warp
 
 av = pytest.importorskip("av")
@@ -88,13 +88,13 @@ def audio_seconds(path: Path) -> float:
 
 
 @pytest.fixture(scope="module")
-def styliser() -> Styliser:
+def stylizer() -> Stylizer:
     """The shipped Johnson model when it is there; else a seeded random-init network of the same architecture."""
-    if MODEL in stylisers.shipped():
-        return stylisers.load(MODEL)  # type: ignore[no-any-return]
+    if MODEL in stylizers.shipped():
+        return stylizers.load(MODEL)  # type: ignore[no-any-return]
     torch.manual_seed(0)
     spec = NetSpec("johnson", 16)
-    return Styliser(spec, build_styliser_net(spec), "random-johnson")
+    return Stylizer(spec, build_stylizer_net(spec), "random-johnson")
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     spec = NetSpec("johnson", 4, blocks=1)
     path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    return stylisers.save_model(path, Styliser(spec, build_styliser_net(spec), "tiny"))
+    return stylizers.save_model(path, Stylizer(spec, build_stylizer_net(spec), "tiny"))
 
 
 # ---------------------------------------------------------------- flow and warping
@@ -164,7 +164,7 @@ def test_contrast_match_restores_the_texture_that_averaging_flattens() -> None:
     assert torch.allclose(box(two, 9), torch.cat([box(a, 9), box(b, 9)]), atol=1e-5)
 
 
-def test_occluded_pixels_take_the_fresh_stylisation() -> None:
+def test_occluded_pixels_take_the_fresh_stylization() -> None:
     """A textured square moves 6 px right over a static photo: what it uncovers must not be copied from t-1."""
     import skimage.data
 
@@ -207,35 +207,35 @@ def style_loss(outs: list[np.ndarray], frames: list[np.ndarray], d: Path) -> flo
 
 
 @pytest.fixture(scope="module")
-def pan_runs(styliser: Styliser) -> dict[str, list[np.ndarray]]:
+def pan_runs(stylizer: Stylizer) -> dict[str, list[np.ndarray]]:
     """The synthetic pan stylised frame by frame and with the default temporal blending (the pipeline's step)."""
     frames, _ = panning_clip()
     size = frames[0].shape[1::-1]
     runs = {"content": frames}
     for name, blend in (("per-frame", 0.0), ("temporal", DEFAULT_WEIGHT)):
-        step = FrameStyliser(styliser, size, blend=blend)
+        step = FrameStylizer(stylizer, size, blend=blend)
         runs[name] = [step(f) for f in frames]
     return runs
 
 
-def test_temporal_blending_cuts_the_warping_error(styliser: Styliser, pan_runs: dict[str, list[np.ndarray]]) -> None:
+def test_temporal_blending_cuts_the_warping_error(stylizer: Stylizer, pan_runs: dict[str, list[np.ndarray]]) -> None:
     v = panning_clip(n=2)[1]
     e0, e1 = warping_error(pan_runs["per-frame"], v), warping_error(pan_runs["temporal"], v)
-    print(f"\n{styliser.name}: warping error {e0:.5f} -> {e1:.5f} ({1 - e1 / e0:.0%} lower)")
+    print(f"\n{stylizer.name}: warping error {e0:.5f} -> {e1:.5f} ({1 - e1 / e0:.0%} lower)")
     assert e1 <= 0.7 * e0
 
 
 def test_temporal_blending_keeps_the_style(
-    styliser: Styliser, pan_runs: dict[str, list[np.ndarray]], cache_env: Path, tmp_path: Path
+    stylizer: Stylizer, pan_runs: dict[str, list[np.ndarray]], cache_env: Path, tmp_path: Path
 ) -> None:
-    if MODEL not in stylisers.shipped():
+    if MODEL not in stylizers.shipped():
         # An untrained network has no style to keep: its texture is per-frame noise, i.e. all flicker, which any
         # consistency method removes, and its Gram loss against the painting moves arbitrarily (-70% to +17% over
         # seeds 0-3 for the same method). Only a trained model makes this half of the criterion meaningful.
         pytest.skip(f"needs the shipped {MODEL} model")
     frames = pan_runs["content"]
     s0, s1 = style_loss(pan_runs["per-frame"], frames, tmp_path), style_loss(pan_runs["temporal"], frames, tmp_path)
-    print(f"\n{styliser.name}: style loss {s0:.4f} -> {s1:.4f} ({s1 / s0 - 1:+.1%})")
+    print(f"\n{stylizer.name}: style loss {s0:.4f} -> {s1:.4f} ({s1 / s0 - 1:+.1%})")
     assert s1 <= 1.1 * s0
 
 
@@ -403,7 +403,7 @@ def test_style_is_refused_for_per_style_models_and_required_for_adain(tiny_model
 def test_adain_video_encodes_the_style_once(cache_env: Path, tmp_path: Path) -> None:
     torch.manual_seed(0)
     spec = NetSpec("adain", 1)
-    model = Styliser(spec, build_styliser_net(spec), "adain-random")
+    model = Stylizer(spec, build_stylizer_net(spec), "adain-random")
     encoder, shapes = model.encoder, []
 
     def counting(x: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:

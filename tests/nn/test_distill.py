@@ -16,7 +16,7 @@ from PIL import Image
 from artforge import api
 from artforge.core import checkpoint as ckpt
 from artforge.families.config import TrainConfig
-from artforge.feedforward import stylizer as stylisers
+from artforge.feedforward import stylizer as stylizers
 from artforge.nn.adain import LAYER, STYLE_LAYERS
 from artforge.nn.distill import Embeddings, student_of
 from artforge.nn.encoders import VGGEncoder
@@ -111,20 +111,20 @@ def test_distilled_adain_trains_resumes_exactly_and_ships_in_one_file(
         after = embedding_loss(start(x, STYLE_LAYERS), ft, embed)
     assert after < before
 
-    sty = stylisers.load(full)
+    sty = stylizers.load(full)
     assert sty.spec.encoder_width == 4 and sty.encoder.convs["conv1_1"].out_channels == 16
     assert sty.spec.width == 4  # the decoder follows the encoder's width unless --width says otherwise
     assert "conv4_2" not in sty.encoder.convs  # the student stops at relu4_1
     c, s = torch.rand(1, 3, 40, 56), torch.rand(1, 3, 48, 48)
     y = sty(c, [s])
     assert y.shape == c.shape
-    file = stylisers.save_model(tmp_path / "q.safetensors", sty, fp16=False)
-    again = stylisers.load(file)
+    file = stylizers.save_model(tmp_path / "q.safetensors", sty, fp16=False)
+    again = stylizers.load(file)
     assert torch.equal(again(c, [s]), y)
     assert {k.split(".")[0] for k in ckpt.load(file)[0]} == {"G", "E"}  # no optimiser, no embeddings
-    with pytest.raises(stylisers.ArtforgeError, match="needs its own encoder"):
-        stylisers.Styliser(sty.spec, sty.net, "x")  # not the VGG teacher in its place
-    (row,) = [r for r in stylisers.list_models(tmp_path / "a") if r["source"] == "trained"]
+    with pytest.raises(stylizers.ArtforgeError, match="needs its own encoder"):
+        stylizers.Stylizer(sty.spec, sty.net, "x")  # not the VGG teacher in its place
+    (row,) = [r for r in stylizers.list_models(tmp_path / "a") if r["source"] == "trained"]
     assert row["kind"] == "adain" and "distilled 1/4-width encoder" in row["description"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import tempfile
 import urllib.error
@@ -42,9 +43,12 @@ def download(url: str, sha256: str, dest_dir: Path, progress: bool, hint: str = 
                 for chunk in iter(lambda: resp.read(1 << 20), b""):
                     out.write(chunk)
                     bar.update(len(chunk))
-    except (urllib.error.URLError, OSError) as e:
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as e:  # HTTPException: a cut-off transfer
         os.unlink(tmp)
         raise ArtforgeError(f"could not download {url} ({e}); offline?" + (f" {hint}" if hint else "")) from None
+    except BaseException:  # Ctrl-C: no half file is left behind
+        os.unlink(tmp)
+        raise
     if sha256_file(Path(tmp)) != sha256:
         os.unlink(tmp)
         raise ArtforgeError(f"checksum mismatch for {url}; the download is corrupt, try again")

@@ -49,7 +49,7 @@ def load(spec: str) -> Image.Image:
             return im.convert("RGB")
     if name in PHOTOS:
         try:
-            import skimage.data  # lazy: optional [samples] extra (scikit-image), ~1 s to import
+            import skimage.data  # noqa: PLC0415 - lazy: optional [samples] extra (scikit-image), ~1 s to import
         except ImportError:
             raise ArtforgeError(f"{spec} needs scikit-image: pip install 'artforge[samples]'") from None
         return Image.fromarray(getattr(skimage.data, name)()).convert("RGB")

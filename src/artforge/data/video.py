@@ -37,7 +37,7 @@ class VideoInfo:
 
 def _av() -> Any:
     try:
-        import av  # lazy: optional [video] extra (PyAV)
+        import av  # noqa: PLC0415 - lazy: optional [video] extra (PyAV)
     except ImportError:
         raise ArtforgeError("video needs PyAV and OpenCV: pip install 'artforge[video]'") from None
     return av

@@ -9,12 +9,12 @@ from torch import nn
 
 from artforge.core.errors import ArtforgeError
 from artforge.families.config import TrainConfig
-from artforge.families.styliser import NetSpec, StyliserFamily
+from artforge.families.stylizer import NetSpec, StylizerFamily
 from artforge.nn.adain import DEFAULT_SKIPS, AdaINDecoder
 from artforge.nn.encoders import VGGEncoder, preprocessing_name
 
 
-class AdaIN(StyliserFamily):
+class AdaIN(StylizerFamily):
     name = "adain"
     description = "arbitrary-style network, any style image (AdaIN, Huang & Belongie 2017)"
     width = 1  # the decoder's width divisor follows the encoder's (--encoder-width) unless --width is given

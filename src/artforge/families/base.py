@@ -37,8 +37,8 @@ class Family:
     betas: ClassVar[tuple[float, float]] = (0.5, 0.999)
 
     @property
-    def is_styliser(self) -> bool:
-        return self.trainer == "styliser"
+    def is_stylizer(self) -> bool:
+        return self.trainer == "stylizer"
 
     def adam(self, cfg: TrainConfig) -> tuple[float, tuple[float, float]]:
         """Learning rate and betas: ``--lr`` / ``--betas`` or the family's defaults."""

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from torch import nn
 
-from artforge.families.styliser import NetSpec, StyliserFamily
+from artforge.families.stylizer import NetSpec, StylizerFamily
 from artforge.nn.transformer import TransformerNet
 
 
-class Johnson(StyliserFamily):
+class Johnson(StylizerFamily):
     name = "johnson"
     description = "per-style feed-forward network (Johnson et al. 2016)"
     width = 16

@@ -12,11 +12,11 @@ from artforge.families.dcgan import DCGAN
 from artforge.families.gan import GAN
 from artforge.families.gan_style import GANStyle
 from artforge.families.johnson import Johnson
-from artforge.families.styliser import NetSpec, StyliserFamily
+from artforge.families.stylizer import NetSpec, StylizerFamily
 from artforge.families.vae import VAE
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (GAN(), DCGAN(), VAE(), Johnson(), GANStyle(), AdaIN())}
-STYLISERS: dict[str, StyliserFamily] = {k: f for k, f in FAMILIES.items() if isinstance(f, StyliserFamily)}
+STYLISERS: dict[str, StylizerFamily] = {k: f for k, f in FAMILIES.items() if isinstance(f, StylizerFamily)}
 GENERATORS: dict[str, GeneratorFamily] = {k: f for k, f in FAMILIES.items() if isinstance(f, GeneratorFamily)}
 
 
@@ -33,16 +33,16 @@ def generator(name: str) -> GeneratorFamily:
     return f
 
 
-def styliser(name: str) -> StyliserFamily:
+def stylizer(name: str) -> StylizerFamily:
     f = family(name)
-    if not isinstance(f, StyliserFamily):
+    if not isinstance(f, StylizerFamily):
         raise ArtforgeError(f"{name} is an image generator, not a styliser ({', '.join(STYLISERS)})")
     return f
 
 
-def build_styliser_net(spec: NetSpec) -> nn.Module:
+def build_stylizer_net(spec: NetSpec) -> nn.Module:
     """The stylisation network of a model file or checkpoint."""
-    return styliser(spec.kind).build_net(spec)
+    return stylizer(spec.kind).build_net(spec)
 
 
 def check(cfg: TrainConfig) -> None:

@@ -8,10 +8,10 @@ from typing import Any, Protocol
 
 import torch
 
-from artforge.families.styliser import NetSpec
+from artforge.families.stylizer import NetSpec
 
 
-class StyliserLike(Protocol):
+class StylizerLike(Protocol):
     """What the file, folder and video pipelines need of a styliser (``Styliser``, ``OnnxStyliser``)."""
 
     kind: str  # the family: johnson, gan-style, adain
@@ -24,7 +24,7 @@ class StyliserLike(Protocol):
     @property
     def needs_style(self) -> bool: ...
 
-    def to(self, device: torch.device | str) -> StyliserLike: ...
+    def to(self, device: torch.device | str) -> StylizerLike: ...
 
     def __call__(
         self,

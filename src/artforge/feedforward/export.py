@@ -27,8 +27,8 @@ from torch import nn
 
 from artforge.core.atomic import atomic_path
 from artforge.core.errors import ArtforgeError
-from artforge.feedforward.onnx import OnnxStyliser
-from artforge.feedforward.stylizer import Styliser, load_torch, resolve, save_model
+from artforge.feedforward.onnx import OnnxStylizer
+from artforge.feedforward.stylizer import Stylizer, load_torch, resolve, save_model
 from artforge.nn.adain import adain_forward
 
 OPSET = 18  # the default, and torch.export's lowest opset; onnxruntime >= 1.14 runs it
@@ -65,25 +65,25 @@ class AdaINPipeline(nn.Module):
         return adain_forward(self.encoder, self.decoder, content, [style], alpha).clamp(0, 1)
 
 
-def graph_module(styliser: Styliser) -> tuple[nn.Module, dict[str, torch.Tensor]]:
+def graph_module(stylizer: Stylizer) -> tuple[nn.Module, dict[str, torch.Tensor]]:
     """The module to trace and its example inputs by name (the graph's input names)."""
-    device = next(styliser.net.parameters()).device
+    device = next(stylizer.net.parameters()).device
     gen = torch.Generator().manual_seed(0)
     content = torch.rand(CONTENT_SHAPE, generator=gen).to(device)
-    if styliser.kind != "adain":
-        return ClampedNet(styliser.net).eval(), {"content": content}
+    if stylizer.kind != "adain":
+        return ClampedNet(stylizer.net).eval(), {"content": content}
     style = torch.rand(STYLE_SHAPE, generator=gen).to(device)
-    module = AdaINPipeline(styliser.encoder, styliser.net).eval()
+    module = AdaINPipeline(stylizer.encoder, stylizer.net).eval()
     return module, {"content": content, "style": style, "alpha": torch.tensor(0.75, device=device)}
 
 
-def metadata(styliser: Styliser) -> dict[str, Any]:
+def metadata(stylizer: Stylizer) -> dict[str, Any]:
     """What OnnxStyliser reads back: kind, name, NetSpec and the model file's description."""
-    assert styliser.spec is not None
-    meta = {"format": ONNX_FORMAT, "model": styliser.kind, "name": styliser.name, "net": styliser.spec.to_dict()}
+    assert stylizer.spec is not None
+    meta = {"format": ONNX_FORMAT, "model": stylizer.kind, "name": stylizer.name, "net": stylizer.spec.to_dict()}
     for key in ("description", "training"):
-        if key in styliser.meta:
-            meta[key] = styliser.meta[key]
+        if key in stylizer.meta:
+            meta[key] = stylizer.meta[key]
     return meta
 
 
@@ -96,7 +96,7 @@ def _require(*modules: str) -> None:
 def opset_range(dynamo: bool = True) -> tuple[int, int]:
     """The opsets the exporter can write: torch.export's from 18; the TorchScript tracer's 11 (dynamic pads) to 20."""
     try:
-        from torch.onnx import _constants  # lazy: torch.onnx loads the exporter machinery; only export needs it
+        from torch.onnx import _constants  # noqa: PLC0415 - lazy: torch.onnx loads the exporter machinery; only export needs it
 
         hi = _constants.ONNX_MAX_OPSET if dynamo else _constants.ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET
     except (ImportError, AttributeError):
@@ -104,19 +104,19 @@ def opset_range(dynamo: bool = True) -> tuple[int, int]:
     return (OPSET if dynamo else 11), int(hi)
 
 
-def to_onnx(styliser: Styliser, opset: int = OPSET, dynamo: bool = True) -> Any:
+def to_onnx(stylizer: Stylizer, opset: int = OPSET, dynamo: bool = True) -> Any:
     """The styliser as an ``onnx.ModelProto`` (not yet checked): dynamic batch/H/W, artforge metadata.
 
     ``dynamo=True`` uses torch.export (the maintained exporter since PyTorch 2.9, needs onnxscript);
     ``dynamo=False`` the legacy TorchScript tracer.
     """
     _require("onnx", *(["onnxscript"] if dynamo else []))
-    import onnx  # lazy: optional [export] extra
+    import onnx  # noqa: PLC0415 - lazy: optional [export] extra
 
     lo, hi = opset_range(dynamo)
     if not lo <= opset <= hi:
         raise ArtforgeError(f"--opset {opset}: this exporter writes opsets {lo} to {hi}")
-    module, inputs = graph_module(styliser)
+    module, inputs = graph_module(stylizer)
     names = list(inputs)
     axes = {"content": {0: "N", 2: "H", 3: "W"}, "style": {2: "h", 3: "w"}, "alpha": {}}
     with _quiet():
@@ -143,16 +143,16 @@ def to_onnx(styliser: Styliser, opset: int = OPSET, dynamo: bool = True) -> Any:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             hint = "; try --exporter torchscript, or upgrade torch/onnxscript" if dynamo else ""
             raise ArtforgeError(
-                f"ONNX export of {styliser.name} failed ({type(e).__name__}: {first[:200]}){hint}"
+                f"ONNX export of {stylizer.name} failed ({type(e).__name__}: {first[:200]}){hint}"
             ) from None
     written = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     if written != opset:
         raise ArtforgeError(f"--opset {opset}: the exporter could only write opset {written}")
     _name_axes(model, axes)
     model.producer_name = "artforge"
-    model.doc_string = f"artforge {styliser.kind} styliser {styliser.name}"
+    model.doc_string = f"artforge {stylizer.kind} styliser {stylizer.name}"
     del model.metadata_props[:]
-    model.metadata_props.add(key=META_KEY, value=json.dumps(metadata(styliser), sort_keys=True))
+    model.metadata_props.add(key=META_KEY, value=json.dumps(metadata(stylizer), sort_keys=True))
     return model
 
 
@@ -192,39 +192,39 @@ def _name_axes(model: Any, axes: dict[str, dict[int, str]]) -> None:
                 dim.dim_param = axes["content"][i]
 
 
-def max_abs_diff(styliser: Styliser, path: Path) -> float:
+def max_abs_diff(stylizer: Stylizer, path: Path) -> float:
     """Max |onnxruntime - PyTorch| on a seeded random input of a size unlike the traced one."""
     gen = torch.Generator().manual_seed(1)
     content = torch.rand(1, 3, 67, 45, generator=gen)
-    styles = [torch.rand(1, 3, 52, 61, generator=gen)] if styliser.kind == "adain" else None
-    device = next(styliser.net.parameters()).device
+    styles = [torch.rand(1, 3, 52, 61, generator=gen)] if stylizer.kind == "adain" else None
+    device = next(stylizer.net.parameters()).device
     with torch.no_grad():
-        ref = styliser(content.to(device), [s.to(device) for s in styles] if styles else None, alpha=0.6).cpu()
-    got = OnnxStyliser(path, providers=["CPUExecutionProvider"])(content, styles, alpha=0.6)
+        ref = stylizer(content.to(device), [s.to(device) for s in styles] if styles else None, alpha=0.6).cpu()
+    got = OnnxStylizer(path, providers=["CPUExecutionProvider"])(content, styles, alpha=0.6)
     return float((got - ref).abs().max())
 
 
 def export_onnx(
-    styliser: Styliser, path: str | os.PathLike[str], opset: int = OPSET, dynamo: bool = True, check: bool = True
+    stylizer: Stylizer, path: str | os.PathLike[str], opset: int = OPSET, dynamo: bool = True, check: bool = True
 ) -> float | None:
     """Write ``styliser`` to ``path`` as ONNX. With ``check`` the file is run in onnxruntime first and
     only replaces ``path`` if it matches PyTorch within :data:`TOLERANCE`; returns that max abs difference."""
-    if not isinstance(styliser, Styliser):
-        raise ArtforgeError(f"{styliser.name}: already an ONNX model; export from its .safetensors file or run")
+    if not isinstance(stylizer, Stylizer):
+        raise ArtforgeError(f"{stylizer.name}: already an ONNX model; export from its .safetensors file or run")
     dest = Path(path)
     if not dest.parent.is_dir():
         raise ArtforgeError(f"-o {dest}: folder {dest.parent} does not exist")
     if check:
         _require("onnxruntime")
-    model = to_onnx(styliser, opset, dynamo)
-    import onnx  # lazy: optional [export] extra
+    model = to_onnx(stylizer, opset, dynamo)
+    import onnx  # noqa: PLC0415 - lazy: optional [export] extra
 
     diff = None
     with atomic_path(dest) as tmp:
         onnx.save(model, str(tmp))
         if check:
             try:
-                diff = max_abs_diff(styliser, tmp)
+                diff = max_abs_diff(stylizer, tmp)
             except ArtforgeError as e:  # it names the temporary file
                 raise ArtforgeError(f"{dest}: not written, onnxruntime cannot run the export ({e})") from None
             if not diff <= TOLERANCE:  # also catches NaN
@@ -258,12 +258,12 @@ def export_file(
         raise ArtforgeError(f"--opset {opset}: the {name} exporter writes opsets {lo} to {hi}")
     if resolve(source).suffix == ".onnx":
         raise ArtforgeError(f"{source}: already an ONNX model; export from its .safetensors file or run")
-    styliser = load_torch(resolve(source), source, "cpu")
+    stylizer = load_torch(resolve(source), source, "cpu")
     if not to_onnx:
-        save_model(out, styliser, fp16=fp16)
-        return {"path": str(out), "kind": styliser.kind, "name": styliser.name}
-    diff = export_onnx(styliser, out, opset=opset, dynamo=dynamo)
+        save_model(out, stylizer, fp16=fp16)
+        return {"path": str(out), "kind": stylizer.kind, "name": stylizer.name}
+    diff = export_onnx(stylizer, out, opset=opset, dynamo=dynamo)
     return {
-        "path": str(out), "kind": styliser.kind, "name": styliser.name, "opset": opset, "max_abs_diff": diff,
+        "path": str(out), "kind": stylizer.kind, "name": stylizer.name, "opset": opset, "max_abs_diff": diff,
         "tolerance": TOLERANCE,
     }  # fmt: skip

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from artforge.core.errors import ArtforgeError
 from artforge.data import color, images, samples
-from artforge.feedforward.stylizer import Styliser, run_tiled, style_features_once
+from artforge.feedforward.stylizer import Stylizer, run_tiled, style_features_once
 
 MIN_STYLE_SIDE = 64  # AdaIN: relu4_1 of a smaller style has too few positions for its statistics
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
@@ -123,7 +123,7 @@ def finish(y: torch.Tensor, x: torch.Tensor, opts: ModelOptions) -> torch.Tensor
 
 
 def stylize_files(
-    styliser: Any,
+    stylizer: Any,
     inputs: Sequence[str],
     output: str,
     opts: ModelOptions,
@@ -142,29 +142,29 @@ def stylize_files(
         Path(output).mkdir(parents=True, exist_ok=True)
     for o in outs:
         images.check_writable(o)
-    if getattr(styliser, "needs_style", False) and not styles:
-        raise ArtforgeError(f"{styliser.name} is an arbitrary-style (AdaIN) model: give --style IMAGE")
-    if styles and not getattr(styliser, "needs_style", False):
-        raise ArtforgeError(f"{styliser.name} is a per-style {styliser.kind} model; --style is for AdaIN models")
+    if getattr(stylizer, "needs_style", False) and not styles:
+        raise ArtforgeError(f"{stylizer.name} is an arbitrary-style (AdaIN) model: give --style IMAGE")
+    if styles and not getattr(stylizer, "needs_style", False):
+        raise ArtforgeError(f"{stylizer.name} is a per-style {stylizer.kind} model; --style is for AdaIN models")
     if masks and len(masks) != len(styles):
         raise ArtforgeError(f"give one --mask per style image ({len(styles)}), or none")
-    if opts.precision != "fp32" and not isinstance(styliser, Styliser):
+    if opts.precision != "fp32" and not isinstance(stylizer, Stylizer):
         raise ArtforgeError(f"--precision {opts.precision} is for PyTorch models; an .onnx model runs in fp32")
     style_t = [_load(s, opts.style_size, "style image", MIN_STYLE_SIDE).to(device) for s in styles]
     written: list[Path] = []
     bar = tqdm(total=len(files), unit="img", desc="stylize", disable=not progress, dynamic_ncols=True)
     items = ((i, _load(f, opts.size, "content image")) for i, f in enumerate(files))  # decoded one batch at a time
     try:
-        with style_features_once(styliser, style_t):  # AdaIN: each style encoded once, not per batch
+        with style_features_once(stylizer, style_t):  # AdaIN: each style encoded once, not per batch
             for group in _batches(items, opts.batch):
                 x = torch.cat([t for _, t in group]).to(device)  # [B, 3, H, W]
                 h, w = x.shape[-2:]
                 m = [images.to_tensor(images.load_mask(p, (w, h))).to(device) for p in masks]  # each [1, 1, H, W]
                 xm = torch.cat([x, *(mk.expand(len(x), -1, -1, -1) for mk in m)], 1)  # masks ride along in the tiles
-                y = run_tiled(lambda t: _call(styliser, t, style_t, opts), xm, opts.tile_size, opts.tile_overlap)[:, :3]
+                y = run_tiled(lambda t: _call(stylizer, t, style_t, opts), xm, opts.tile_size, opts.tile_overlap)[:, :3]
                 y = finish(y, x, opts)
                 for (i, _), yi in zip(group, y, strict=True):
-                    params = {"model": styliser.name, "content": files[i], "styles": list(styles), **opts.__dict__}
+                    params = {"model": stylizer.name, "content": files[i], "styles": list(styles), **opts.__dict__}
                     written.append(images.save(images.to_image(yi[None].cpu()), outs[i], params, png_level=1))
                     bar.update(1)
     finally:
@@ -172,12 +172,12 @@ def stylize_files(
     return written
 
 
-def _call(styliser: Any, xm: torch.Tensor, styles: list[torch.Tensor], opts: ModelOptions) -> torch.Tensor:
+def _call(stylizer: Any, xm: torch.Tensor, styles: list[torch.Tensor], opts: ModelOptions) -> torch.Tensor:
     """The styliser on a tile ``[B, 3 + K, h, w]``: RGB, then K style masks (AdaIN) -> ``[B, 3 + K, h, w]``."""
     x, masks = xm[:, :3], list(xm[:, 3:].split(1, dim=1)) if xm.shape[1] > 3 else []
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=opts.precision == "bf16"):
         if not styles:
-            y = styliser(x)
+            y = stylizer(x)
         else:
-            y = styliser(x, styles, alpha=opts.alpha, style_weights=opts.style_blend, masks=masks or None)
+            y = stylizer(x, styles, alpha=opts.alpha, style_weights=opts.style_blend, masks=masks or None)
     return torch.cat([y.float(), xm[:, 3:]], 1)

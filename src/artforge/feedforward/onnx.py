@@ -16,7 +16,7 @@ import torch
 
 from artforge.core.errors import ArtforgeError
 from artforge.families.registry import STYLISERS
-from artforge.families.styliser import NetSpec
+from artforge.families.stylizer import NetSpec
 
 INSTALL = "pip install 'artforge[export]'"
 META_KEY = "artforge"  # the metadata_props key that artforge.feedforward.export writes
@@ -29,13 +29,13 @@ def _first_line(e: BaseException) -> str:
 
 def default_providers() -> list[str]:
     """CUDA when this onnxruntime build has it, else the CPU."""
-    import onnxruntime as ort  # lazy: optional [export] extra, ~0.3 s to import
+    import onnxruntime as ort  # noqa: PLC0415 - lazy: optional [export] extra, ~0.3 s to import
 
     available = ort.get_available_providers()
     return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
 
 
-class OnnxStyliser:
+class OnnxStylizer:
     """An exported styliser in onnxruntime. ``__call__``: content ``[N, 3, H, W]`` in [0, 1] ->
     ``[N, 3, H, W]`` in [0, 1]; AdaIN also takes one style ``[1, 3, h, w]`` and ``alpha``."""
 
@@ -44,7 +44,7 @@ class OnnxStyliser:
 
     def __init__(self, path: str | os.PathLike[str], providers: Sequence[str] | None = None) -> None:
         try:
-            import onnxruntime as ort  # lazy: optional [export] extra, ~0.3 s to import
+            import onnxruntime as ort  # noqa: PLC0415 - lazy: optional [export] extra, ~0.3 s to import
         except ImportError:
             raise ArtforgeError(f"running .onnx models needs onnxruntime: {INSTALL}") from None
         self.path = Path(path)
@@ -98,7 +98,7 @@ class OnnxStyliser:
     def providers(self) -> list[str]:
         return list(self.session.get_providers())
 
-    def to(self, device: torch.device | str) -> OnnxStyliser:
+    def to(self, device: torch.device | str) -> OnnxStylizer:
         """Kept for the Styliser interface: onnxruntime picks its own device (providers)."""
         return self
 

@@ -18,16 +18,16 @@ from torch import nn
 from artforge.core import checkpoint as ckpt
 from artforge.core.errors import ArtforgeError
 from artforge.data.tiling import paste, windows
-from artforge.families.registry import STYLISERS, build_styliser_net, styliser
-from artforge.families.styliser import ENCODER, PREFIX, NetSpec
-from artforge.feedforward.base import StyliserLike
-from artforge.feedforward.onnx import OnnxStyliser
+from artforge.families.registry import STYLISERS, build_stylizer_net, stylizer
+from artforge.families.stylizer import ENCODER, PREFIX, NetSpec
+from artforge.feedforward.base import StylizerLike
+from artforge.feedforward.onnx import OnnxStylizer
 from artforge.nn.adain import LAYER, adain_forward
 from artforge.nn.encoders import PREPROCESSINGS, VGGEncoder
 from artforge.nn.weights import load_encoder
 
 
-class Styliser:
+class Stylizer:
     """A loaded stylisation network. ``__call__``: content ``[N, 3, H, W]`` in [0, 1] -> ``[N, 3, H, W]``
     in [0, 1]; AdaIN also takes styles (each ``[1, 3, h, w]``), ``alpha``, blend weights or masks."""
 
@@ -37,7 +37,7 @@ class Styliser:
         """``encoder``: adain's distilled encoder (files with ``encoder_width`` > 1 carry it); else the
         VGG ``spec.weights`` is loaded."""
         self.spec: NetSpec | None = spec
-        self.kind, self.name, self.family = spec.kind, name, styliser(spec.kind)
+        self.kind, self.name, self.family = spec.kind, name, stylizer(spec.kind)
         self.net = net.eval().requires_grad_(False)
         self.meta = meta or {}
         self.encoder: Any = encoder
@@ -52,7 +52,7 @@ class Styliser:
     def needs_style(self) -> bool:
         return self.family.needs_style
 
-    def to(self, device: torch.device | str) -> Styliser:
+    def to(self, device: torch.device | str) -> Stylizer:
         self.net.to(device)
         if self.encoder is not None:
             self.encoder.to(device)
@@ -96,17 +96,17 @@ class _StyleMemo:
 
 
 @contextmanager
-def style_features_once(styliser: Any, styles: list[torch.Tensor] | None) -> Iterator[None]:
+def style_features_once(stylizer: Any, styles: list[torch.Tensor] | None) -> Iterator[None]:
     """While a video or a folder runs, an AdaIN ``styliser`` (one with an ``encoder``) reuses its style features."""
-    encoder = getattr(styliser, "encoder", None)
+    encoder = getattr(stylizer, "encoder", None)
     if not styles or encoder is None:
         yield
         return
-    styliser.encoder = _StyleMemo(encoder, styles)
+    stylizer.encoder = _StyleMemo(encoder, styles)
     try:
         yield
     finally:
-        styliser.encoder = encoder
+        stylizer.encoder = encoder
 
 
 def run_tiled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, tile: int, overlap: int) -> torch.Tensor:
@@ -204,19 +204,19 @@ def resolve(spec: str | os.PathLike[str], root: str | os.PathLike[str] = "runs")
     raise ArtforgeError(f"--model {s}: no such model file, run dir or name (known: {names}; see `artforge models`)")
 
 
-def load(spec: str | os.PathLike[str], device: torch.device | str = "cpu", root: str = "runs") -> StyliserLike:
+def load(spec: str | os.PathLike[str], device: torch.device | str = "cpu", root: str = "runs") -> StylizerLike:
     """A :class:`Styliser` (or, for ``.onnx`` files, an onnxruntime one with the same call)."""
     path = resolve(spec, root)
     if path.suffix == ".onnx":
-        return OnnxStyliser(path)
+        return OnnxStylizer(path)
     return load_torch(path, spec, device)
 
 
-def load_torch(path: Path, spec: str | os.PathLike[str], device: torch.device | str = "cpu") -> Styliser:
+def load_torch(path: Path, spec: str | os.PathLike[str], device: torch.device | str = "cpu") -> Stylizer:
     """The PyTorch :class:`Styliser` in a checkpoint or model file (``spec``: how the user named it)."""
     tensors, meta = _read(path)
     net_spec = spec_from_meta(meta, path)
-    net = build_styliser_net(net_spec)
+    net = build_stylizer_net(net_spec)
     tensors = {k: v.float() for k, v in tensors.items()}
     ckpt.load_module(PREFIX, net, tensors, path)
     encoder = None
@@ -227,17 +227,17 @@ def load_torch(path: Path, spec: str | os.PathLike[str], device: torch.device | 
         encoder = VGGEncoder(net_spec.arch, prep, width=net_spec.encoder_width, last=LAYER).eval()
         ckpt.load_module(ENCODER, encoder, tensors, path)
     name = path.stem if path.parent == models_dir() else str(spec)
-    return Styliser(net_spec, net, name, meta, encoder).to(device)
+    return Stylizer(net_spec, net, name, meta, encoder).to(device)
 
 
-def save_model(path: Path, styliser: Styliser, fp16: bool = True, extra: dict[str, Any] | None = None) -> Path:
+def save_model(path: Path, stylizer: Stylizer, fp16: bool = True, extra: dict[str, Any] | None = None) -> Path:
     """A small inference file: the network's weights (fp16 by default) + its NetSpec and metadata."""
-    assert styliser.spec is not None
-    tensors = ckpt.module_tensors(PREFIX, styliser.net)
-    if styliser.spec.encoder_width > 1:
-        tensors.update(ckpt.module_tensors(ENCODER, styliser.encoder))
+    assert stylizer.spec is not None
+    tensors = ckpt.module_tensors(PREFIX, stylizer.net)
+    if stylizer.spec.encoder_width > 1:
+        tensors.update(ckpt.module_tensors(ENCODER, stylizer.encoder))
     if fp16:
         tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
-    keep = {k: v for k, v in styliser.meta.items() if k in ("config", "description", "training")}
-    ckpt.save(path, tensors, {**keep, **(extra or {}), "model": styliser.kind, "net": styliser.spec.to_dict()})
+    keep = {k: v for k, v in stylizer.meta.items() if k in ("config", "description", "training")}
+    ckpt.save(path, tensors, {**keep, **(extra or {}), "model": stylizer.kind, "net": stylizer.spec.to_dict()})
     return path

@@ -18,14 +18,14 @@ from artforge.data.datasets import ImageDataset, open_dataset
 from artforge.data.folders import list_folder
 from artforge.families.base import GeneratorFamily, Shapes
 from artforge.families.config import TrainConfig
-from artforge.families.registry import generator, styliser
+from artforge.families.registry import generator, stylizer
 from artforge.nn.weights import load_encoder
-from artforge.train.feedforward import StyliserTrainer
+from artforge.train.feedforward import StylizerTrainer
 from artforge.train.gan import GANTrainer
 from artforge.train.processes import Processes
 from artforge.train.vae import VAETrainer
 
-Trainer = GANTrainer | VAETrainer | StyliserTrainer
+Trainer = GANTrainer | VAETrainer | StylizerTrainer
 
 
 def open_data(cfg: TrainConfig, split: str = "train") -> tuple[ImageDataset, torch.Tensor, torch.Tensor | None]:
@@ -114,9 +114,9 @@ def style_images(specs: list[str], long_side: int) -> list[torch.Tensor]:
     return out
 
 
-def build_styliser(cfg: TrainConfig, procs: Processes) -> tuple[StyliserTrainer, str, dict[str, Any]]:
+def build_stylizer(cfg: TrainConfig, procs: Processes) -> tuple[StylizerTrainer, str, dict[str, Any]]:
     """Data, loss network, stylisation network (and the family's discriminator) for a styliser family."""
-    fam = styliser(cfg.model)
+    fam = stylizer(cfg.model)
     res = cfg.resolution or 256
     content = load_pool(cfg.data, res, cfg.max_images)
     encoder = load_encoder(cfg.weights, progress=procs.main)
@@ -127,6 +127,6 @@ def build_styliser(cfg: TrainConfig, procs: Processes) -> tuple[StyliserTrainer,
     torch.manual_seed(cfg.seed)
     spec = fam.net_spec(cfg, encoder)
     net = fam.build_net(spec)
-    trainer = StyliserTrainer(cfg, fam, net, encoder, content, style, procs, fam.discriminator())
+    trainer = StylizerTrainer(cfg, fam, net, encoder, content, style, procs, fam.discriminator())
     n_style = len(style[0]) if fam.needs_style else len(style)
     return trainer, f"{len(content)} photos, {n_style} style image(s), {res} px crops", {"net": spec.to_dict()}

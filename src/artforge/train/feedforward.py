@@ -21,7 +21,7 @@ from artforge.core import checkpoint as ckpt
 from artforge.core.errors import ArtforgeError
 from artforge.data.crops import centre_crops, crop_generator, random_crops
 from artforge.families.config import TrainConfig
-from artforge.families.styliser import ENCODER, StyliserFamily
+from artforge.families.stylizer import ENCODER, StylizerFamily
 from artforge.nn.adain import LAYER, STYLE_LAYERS, adain, adain_forward, target_layers
 from artforge.nn.distill import Embeddings, student_of
 from artforge.nn.encoders import VGGEncoder
@@ -37,7 +37,7 @@ JOHNSON_CONTENT = ["relu2_2"]  # Johnson et al. 2016, sec. 4.1
 JOHNSON_STYLE = ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
 
 
-class StyliserTrainer:
+class StylizerTrainer:
     """One Adam step of the stylisation network (and, for gan-style, one of the discriminator) per ``step()``.
 
     ``content`` is the uint8 crop pool ``[N, 3, 2R, 2R]``; ``style`` is the style pool (adain: crops
@@ -47,7 +47,7 @@ class StyliserTrainer:
     def __init__(
         self,
         cfg: TrainConfig,
-        family: StyliserFamily,
+        family: StylizerFamily,
         net: nn.Module,
         encoder: VGGEncoder,
         content: torch.Tensor,

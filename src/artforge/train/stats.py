@@ -42,7 +42,7 @@ class Logger:
         self.tb: Any = None
         if enabled:
             try:
-                from torch.utils.tensorboard import SummaryWriter  # lazy: optional [train] extra; pulls in tensorboard
+                from torch.utils.tensorboard import SummaryWriter  # noqa: PLC0415 - lazy: optional [train] extra; pulls in tensorboard
 
                 self.tb = SummaryWriter(str(run), purge_step=purge_step)
             except ImportError:

@@ -23,7 +23,7 @@ PHOTOMETRIC = 0.1  # mean |RGB difference| in [0, 1] above which a warped pixel 
 
 def _cv2() -> Any:
     try:
-        import cv2  # lazy: optional [video] extra (OpenCV), ~0.2 s to import
+        import cv2  # noqa: PLC0415 - lazy: optional [video] extra (OpenCV), ~0.2 s to import
     except ImportError:
         raise ArtforgeError("video needs PyAV and OpenCV: pip install 'artforge[video]'") from None
     return cv2

@@ -18,7 +18,7 @@ from artforge.core.atomic import atomic_path
 from artforge.core.errors import ArtforgeError
 from artforge.data import images, samples
 from artforge.data import video as io
-from artforge.feedforward import stylizer as stylisers
+from artforge.feedforward import stylizer as stylizers
 from artforge.feedforward.stylizer import run_tiled
 from artforge.feedforward.video.temporal import DEFAULT_WEIGHT, TemporalBlender
 
@@ -40,47 +40,47 @@ def _resize(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return rgb
     if abs(w - size[0]) <= 1 and abs(h - size[1]) <= 1:  # odd -> even: crop a row/column, do not resample
         return rgb[: size[1], : size[0]]
-    import cv2  # lazy: optional [video] extra (OpenCV), ~0.2 s to import
+    import cv2  # noqa: PLC0415 - lazy: optional [video] extra (OpenCV), ~0.2 s to import
 
     interp = cv2.INTER_AREA if size[0] < w else cv2.INTER_CUBIC
     return cv2.resize(rgb, size, interpolation=interp)  # type: ignore[no-any-return]
 
 
-def _styles(styliser: Any, style: str | os.PathLike[str] | None, device: torch.device) -> list[torch.Tensor] | None:
-    if not styliser.needs_style:
+def _styles(stylizer: Any, style: str | os.PathLike[str] | None, device: torch.device) -> list[torch.Tensor] | None:
+    if not stylizer.needs_style:
         if style is not None:
-            what = f"{styliser.name} is a {styliser.kind} model (its style is built in)"
+            what = f"{stylizer.name} is a {stylizer.kind} model (its style is built in)"
             raise ArtforgeError(f"--style is for AdaIN models; {what}")
         return None
     if style is None:
-        raise ArtforgeError(f"{styliser.name} is an AdaIN model: give a style image (--style)")
+        raise ArtforgeError(f"{stylizer.name} is an AdaIN model: give a style image (--style)")
     img = samples.open_image(style, "style image")
     if max(img.size) > STYLE_SIZE:
         img = images.resize_long(img, STYLE_SIZE)
     return [images.to_tensor(img).to(device)]
 
 
-class FrameStyliser:
+class FrameStylizer:
     """One video's per-frame step: RGB uint8 ``[H, W, 3]`` -> resize -> f -> temporal blend -> RGB uint8 ``size``.
 
     Call it on the frames in order; ``blend`` 0 gives independent per-frame stylisation.
     """
 
     def __init__(
-        self, styliser: Any, size: tuple[int, int], styles: list[torch.Tensor] | None = None, alpha: float = 1.0,
+        self, stylizer: Any, size: tuple[int, int], styles: list[torch.Tensor] | None = None, alpha: float = 1.0,
         blend: float = DEFAULT_WEIGHT, device: str | torch.device = "cpu", flow_preset: str = "medium",
     ) -> None:  # fmt: skip
-        self.styliser, self.size, self.styles, self.alpha = styliser, size, styles, alpha
+        self.stylizer, self.size, self.styles, self.alpha = stylizer, size, styles, alpha
         self.device = torch.device(device)
         self.blender = TemporalBlender(blend, flow_preset)
 
-    def stylise(self, x: torch.Tensor) -> torch.Tensor:
-        return self.styliser(x, self.styles, alpha=self.alpha)  # type: ignore[no-any-return]
+    def stylize(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stylizer(x, self.styles, alpha=self.alpha)  # type: ignore[no-any-return]
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         frame = _resize(rgb, self.size)  # [H, W, 3] uint8
         x = torch.from_numpy(frame).to(self.device).permute(2, 0, 1)[None].float().div_(255)  # [1, 3, H, W]
-        y = self.blender(frame, run_tiled(self.stylise, x, TILE, OVERLAP))
+        y = self.blender(frame, run_tiled(self.stylize, x, TILE, OVERLAP))
         return y[0].permute(1, 2, 0).mul(255).round_().to(torch.uint8).cpu().numpy()  # type: ignore[no-any-return]
 
 
@@ -112,9 +112,9 @@ def stylize_video(
         raise ArtforgeError(f"-o {dest}: is the input; write the stylised video to another file")
     info = io.probe(src)
     dev = torch.device(device)
-    styliser = stylisers.load(model, dev) if isinstance(model, str | os.PathLike) else model
-    step = FrameStyliser(
-        styliser, frame_size(info.width, info.height, size), _styles(styliser, style, dev), alpha, blend, dev,
+    stylizer = stylizers.load(model, dev) if isinstance(model, str | os.PathLike) else model
+    step = FrameStylizer(
+        stylizer, frame_size(info.width, info.height, size), _styles(stylizer, style, dev), alpha, blend, dev,
         flow_preset,
     )  # fmt: skip
     bar = tqdm(total=info.frames, disable=not progress, unit="frame", desc=f"stylising {src.name}", leave=False)
@@ -125,7 +125,7 @@ def stylize_video(
         return out
 
     try:
-        with stylisers.style_features_once(styliser, step.styles), atomic_path(dest) as tmp:
+        with stylizers.style_features_once(stylizer, step.styles), atomic_path(dest) as tmp:
             io.transcode(src, tmp, one_frame, step.size, suffix=dest.suffix)
     finally:
         bar.close()

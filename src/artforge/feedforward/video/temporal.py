@@ -46,7 +46,7 @@ def soften(mask: np.ndarray, px: int = MASK_BLUR) -> np.ndarray:
     up over ``px // 2`` px on the reliable side, so fresh and carried texture meet without a seam or a ghost."""
     if px <= 1:
         return mask
-    import cv2  # lazy: optional [video] extra (OpenCV), ~0.2 s to import
+    import cv2  # noqa: PLC0415 - lazy: optional [video] extra (OpenCV), ~0.2 s to import
 
     blurred: np.ndarray = cv2.blur(mask, (px, px), borderType=cv2.BORDER_REPLICATE)
     soft: np.ndarray = np.minimum(mask, blurred)
@@ -57,7 +57,7 @@ def box(x: torch.Tensor, k: int) -> torch.Tensor:
     """Mean of ``x`` ``[1, C, H, W]`` over k x k windows, borders replicated: OpenCV's O(1) box filter on the CPU
     (~7x faster than pooling), separable average pooling elsewhere."""
     if x.device.type == "cpu" and x.shape[0] == 1 and x.shape[1] <= 512:
-        import cv2  # lazy: optional [video] extra (OpenCV), ~0.2 s to import
+        import cv2  # noqa: PLC0415 - lazy: optional [video] extra (OpenCV), ~0.2 s to import
 
         hwc = np.ascontiguousarray(x[0].permute(1, 2, 0).numpy())
         out = cv2.blur(hwc, (k, k), borderType=cv2.BORDER_REPLICATE).reshape(hwc.shape)
@@ -102,15 +102,15 @@ class TemporalBlender:
     def reset(self) -> None:
         self.prev_frame, self.prev_out = None, None
 
-    def __call__(self, frame: np.ndarray, stylised: torch.Tensor) -> torch.Tensor:
-        out = stylised
+    def __call__(self, frame: np.ndarray, stylized: torch.Tensor) -> torch.Tensor:
+        out = stylized
         if self.flow is not None and self.prev_frame is not None and self.prev_out is not None:
             back, mask = backward_flow(self.flow, self.prev_frame, frame)
             self.coverage.append(float(mask.mean()))
             mask = soften(mask, self.mask_blur)
-            flow_t = torch.from_numpy(back).permute(2, 0, 1)[None].to(stylised)  # [1, 2, H, W]
-            m = torch.from_numpy(mask)[None, None].to(stylised) * self.weight  # [1, 1, H, W]
-            blend = m * warp(self.prev_out, flow_t) + (1 - m) * stylised
-            out = (match_contrast(blend, stylised) if self.contrast else blend).clamp_(0, 1)
+            flow_t = torch.from_numpy(back).permute(2, 0, 1)[None].to(stylized)  # [1, 2, H, W]
+            m = torch.from_numpy(mask)[None, None].to(stylized) * self.weight  # [1, 1, H, W]
+            blend = m * warp(self.prev_out, flow_t) + (1 - m) * stylized
+            out = (match_contrast(blend, stylized) if self.contrast else blend).clamp_(0, 1)
         self.prev_frame, self.prev_out = frame, out
         return out

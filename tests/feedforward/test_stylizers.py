@@ -18,9 +18,9 @@ from PIL import Image
 from artforge import api
 from artforge.core.errors import ArtforgeError
 from artforge.families.config import TrainConfig
-from artforge.families.registry import build_styliser_net
-from artforge.families.styliser import NetSpec
-from artforge.feedforward import stylizer as stylisers
+from artforge.families.registry import build_stylizer_net
+from artforge.families.stylizer import NetSpec
+from artforge.feedforward import stylizer as stylizers
 from artforge.nn.adain import DEFAULT_SKIPS, AdaINDecoder, target_layers
 from artforge.nn.transformer import (
     TransformerNet,
@@ -59,15 +59,15 @@ def test_skip_network_starts_as_the_identity_and_old_specs_build_the_papers_net(
     torch.testing.assert_close(TransformerNet(width=4, skip=True)(x), x)
     assert not TransformerNet(width=4)(x).allclose(x, atol=1e-2)
     old = NetSpec(**{"kind": "johnson", "width": 4, "blocks": 5, "arch": "vgg16", "weights": "vgg16-hed"})
-    assert build_styliser_net(old).skip is False  # model files written before the option keep their architecture
+    assert build_stylizer_net(old).skip is False  # model files written before the option keep their architecture
 
 
 def test_netspec_keeps_adain_skips_through_json_and_old_files_build_the_papers_decoder() -> None:
     spec = NetSpec("adain", 1, skips=("relu3_1",))
     back = NetSpec(**json.loads(json.dumps(spec.to_dict())))
-    assert back == spec and build_styliser_net(back).skips == ("relu3_1",)
+    assert back == spec and build_stylizer_net(back).skips == ("relu3_1",)
     old = NetSpec(**{"kind": "adain", "width": 1, "blocks": 5, "arch": "vgg16", "weights": "vgg16-hed"})
-    dec = build_styliser_net(old)
+    dec = build_stylizer_net(old)
     assert dec.skips == () and len(dec.proj) == 0 and target_layers(dec) == ["relu4_1"]
 
 
@@ -80,7 +80,7 @@ def test_alpha_zero_decodes_the_content_features(tiny_vgg: torch.nn.Module, skip
     content's reconstruction."""
     vgg = tiny_vgg
     dec = AdaINDecoder("vgg16", width=16, encoder_width=16, skips=skips)
-    sty = stylisers.Styliser(NetSpec("adain", 16, skips=skips), dec, "t", encoder=vgg)
+    sty = stylizers.Stylizer(NetSpec("adain", 16, skips=skips), dec, "t", encoder=vgg)
     c, s = torch.rand(1, 3, 40, 48), torch.rand(1, 3, 64, 64)
     out = sty(c, [s], alpha=0.0)
     fc = vgg(c, ["relu4_1", *skips])
@@ -94,11 +94,11 @@ def test_alpha_zero_decodes_the_content_features(tiny_vgg: torch.nn.Module, skip
 
 def test_adversarial_term_adds_exactly_its_gradient(photos: Path, weights_cache: Path) -> None:
     """dL/dW with lambda3 = dL/dW without + lambda3 * dL_adv/dW, and L_adv's gradient is not zero."""
-    from artforge.train.build import build_styliser
+    from artforge.train.build import build_stylizer
 
     os.environ["ARTFORGE_CACHE"] = str(weights_cache)
     cfg = tiny_cfg(model="gan-style", data=str(photos), adv_weight=0.5)
-    trainer, _, _ = build_styliser(cfg, CPU)
+    trainer, _, _ = build_stylizer(cfg, CPU)
     trainer.disc.eval()  # no spectral-norm power iteration between the three evaluations
     for m in (trainer.net, trainer.disc, trainer.encoder):
         m.double()  # float64: the comparison below subtracts two large gradients
@@ -135,7 +135,7 @@ def test_training_lowers_the_loss_and_resume_is_exact(photos: Path, tmp_path: Pa
     full = api.train(cfg, out=tmp_path / "a", progress=False)
     half = api.train(cfg, out=tmp_path / "b", progress=False, kimg=0.008)
     resumed = api.train(resume=half.parent, progress=False, kimg=0.016)
-    ta, tb = (stylisers.ckpt.load(p)[0] for p in (full, resumed))
+    ta, tb = (stylizers.ckpt.load(p)[0] for p in (full, resumed))
     assert ta.keys() == tb.keys() and all(torch.equal(ta[k], tb[k]) for k in ta)
     rows = [json.loads(line) for line in (full.parent / "stats.jsonl").read_text().splitlines()]
     style = [r["loss/style"] for r in rows if "loss/style" in r]
@@ -151,7 +151,7 @@ def test_a_run_whose_config_and_weights_disagree_on_the_skip_is_refused(
     half = api.train(tiny_cfg(data=str(photos), skip=False), out=tmp_path, progress=False, kimg=0.004)
     conf = half.parent / "config.json"
     resumed = api.train(resume=half.parent, progress=False, kimg=0.008)
-    assert stylisers.load(resumed).net.skip is False
+    assert stylizers.load(resumed).net.skip is False
     conf.write_text(json.dumps({k: v for k, v in json.loads(conf.read_text()).items() if k != "skip"}))
     with pytest.raises(ArtforgeError, match="lacks the skip"):
         api.train(resume=half.parent, progress=False, kimg=0.012)
@@ -162,7 +162,7 @@ def test_adain_and_gan_style_train_and_load(model: str, photos: Path, tmp_path: 
     os.environ["ARTFORGE_CACHE"] = str(weights_cache)
     style = [str(photos)] if model == "adain" else ["sample:mountains"]
     last = api.train(tiny_cfg(model=model, data=str(photos), style=style), out=tmp_path, progress=False)
-    sty = stylisers.load(last.parent)
+    sty = stylizers.load(last.parent)
     assert sty.kind == model and sty.needs_style == (model == "adain")
     x = torch.rand(1, 3, 40, 56)
     y = sty(x, [torch.rand(1, 3, 64, 64)]) if model == "adain" else sty(x)
@@ -182,7 +182,7 @@ def test_tiles_cross_fade_to_the_untiled_result() -> None:
     """For a pointwise function the paste weights must sum to one everywhere: tiled == untiled."""
     x = torch.rand(1, 3, 150, 210)
     f = lambda t: t.square() * 0.7 + 0.1  # noqa: E731
-    assert torch.allclose(stylisers.run_tiled(f, x, 64, 16), f(x), atol=1e-6)
+    assert torch.allclose(stylizers.run_tiled(f, x, 64, 16), f(x), atol=1e-6)
 
 
 def test_tiled_network_has_no_seams() -> None:
@@ -191,7 +191,7 @@ def test_tiled_network_has_no_seams() -> None:
     net = TransformerNet(width=4).eval()
     x = torch.rand(1, 3, 160, 160)
     with torch.no_grad():
-        tiled = stylisers.run_tiled(net, x, 96, 32)
+        tiled = stylizers.run_tiled(net, x, 96, 32)
     jump = (tiled[..., :, 1:] - tiled[..., :, :-1]).abs().mean(dim=(0, 1, 2))  # per column
     assert float(jump[60:70].max()) < 2 * float(jump.median()) + 1e-3
 
@@ -237,7 +237,7 @@ def test_a_folder_encodes_each_style_once(photos: Path, tmp_path: Path) -> None:
     photos once each, and the result equals stylising each photo on its own."""
     from artforge.feedforward.files import ModelOptions, stylize_files
 
-    sty = stylisers.load("adain-wesnoth-fast")
+    sty = stylizers.load("adain-wesnoth-fast")
     seen: list[tuple[int, ...]] = []
     encoder = sty.encoder
 
@@ -269,8 +269,8 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
     )
 
 
-@pytest.mark.parametrize("name", sorted(stylisers.shipped()))
-def test_shipped_model_is_small_fp16_and_stylises(name: str, tmp_path: Path, weights_cache: Path) -> None:
+@pytest.mark.parametrize("name", sorted(stylizers.shipped()))
+def test_shipped_model_is_small_fp16_and_stylizes(name: str, tmp_path: Path, weights_cache: Path) -> None:
     """Each shipped file: fp16 safetensors under 10 MB with its training config, listed by kind, and it
     stylises: the Gram style loss to the style (VGG16, ``artforge eval --stylization``) falls well below the
     photo's own."""
@@ -279,13 +279,13 @@ def test_shipped_model_is_small_fp16_and_stylises(name: str, tmp_path: Path, wei
     from artforge.data import images, samples
     from artforge.metrics.stylization import stylization_metrics
 
-    path = stylisers.shipped()[name]
+    path = stylizers.shipped()[name]
     assert path.stat().st_size < 10_000_000
     with safe_open(str(path), "pt") as f:
         assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
         assert "config" in json.loads(f.metadata()["artforge"])
-    row = next(r for r in stylisers.list_models() if r["name"] == name)
-    sty = stylisers.load(name)
+    row = next(r for r in stylizers.list_models() if r["name"] == name)
+    sty = stylizers.load(name)
     assert row["kind"] == sty.kind and row["source"] == "shipped"
     photo_img = images.resize_long(samples.load("sample:astronaut"), 192)
     style_img = images.resize_long(samples.load("sample:mountains"), 256)

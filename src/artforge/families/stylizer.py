@@ -38,10 +38,10 @@ class NetSpec:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
 
 
-class StyliserFamily(Family):
+class StylizerFamily(Family):
     """A feed-forward stylisation network trained against VGG losses on photos and style images."""
 
-    trainer: ClassVar[str] = "styliser"
+    trainer: ClassVar[str] = "stylizer"
     lr: ClassVar[float] = 1e-3
     betas: ClassVar[tuple[float, float]] = (0.9, 0.999)
     content_weight: ClassVar[float] = 1.0  # alpha (lambda1) on the relative content loss
