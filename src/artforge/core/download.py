@@ -51,5 +51,5 @@ def download(url: str, sha256: str, dest_dir: Path, progress: bool, hint: str = 
         raise
     if sha256_file(Path(tmp)) != sha256:
         os.unlink(tmp)
-        raise ArtforgeError(f"checksum mismatch for {url}; the download is corrupt, try again")
+        raise ArtforgeError(f"the download of {url} is corrupt (sha256 mismatch); try again")
     return Path(tmp)
