@@ -8,7 +8,6 @@ downloads the official files (sha256-checked) into ``<cache>/datasets/<name>/``,
 
 from __future__ import annotations
 
-import http.client
 import os
 import shutil
 import subprocess
@@ -201,9 +200,6 @@ def _download_all(src: DatasetSource, progress: bool) -> Path:
                 tmp = download(url, f.sha256, part, progress)
             except ArtforgeError as e:
                 errors.append(str(e).removesuffix("; offline?"))
-                continue
-            except http.client.HTTPException as e:  # e.g. a connection cut mid-file
-                errors.append(f"could not download {url} ({e!r})")
                 continue
             except OSError as e:
                 raise ArtforgeError(f"cannot write to {part} ({e.strerror or e})") from None
