@@ -47,7 +47,7 @@ from _common import machine_info, print_header, table
 from artforge.api import resolve_device
 from artforge.data.grid import make_grid
 from artforge.families.config import TrainConfig
-from artforge.families.registry import MODELS
+from artforge.families.registry import FAMILIES
 from artforge.metrics import feature_statistics, frechet_distance, kid
 from artforge.train import build as training
 from dcgan_throughput import PlainDCGAN, artforge_trainer, param_count
@@ -192,8 +192,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # The contestants.
     ours = artforge_trainer(args, device.type, True, args.amp, ds, images)
-    z_dim = MODELS["dcgan"].default_z_dim
-    width = args.width or MODELS["dcgan"].default_width
+    z_dim = FAMILIES["dcgan"].z_dim
+    width = args.width or FAMILIES["dcgan"].width
     plain = PlainDCGAN(images, labels, z_dim, width, args.batch, device, args.seed)
     sizes = (param_count(ours.g), param_count(ours.d))
     assert sizes == (param_count(plain.g), param_count(plain.d)), "artforge and plain DCGANs differ in size"

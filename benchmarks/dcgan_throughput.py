@@ -42,7 +42,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from _common import machine_info, print_header, table
 from artforge.families.config import TrainConfig
-from artforge.families.registry import MODELS
+from artforge.families.registry import FAMILIES, check
 from artforge.nn.dcgan import DCGANDiscriminator, DCGANGenerator, init_weights
 from artforge.train import build as training
 from artforge.train.gan import GANTrainer
@@ -146,7 +146,7 @@ def artforge_trainer(
         model="dcgan", data="fashion-mnist", resolution=args.resolution, batch=args.batch, width=args.width,
         seed=args.seed, device=device, amp=amp, channels_last=channels_last,
     )  # fmt: skip
-    cfg.validate()
+    check(cfg)
     procs = init_processes(cfg.device)
     trainer = training.build_trainer(cfg, procs, ds, images, None)
     assert isinstance(trainer, GANTrainer)
@@ -168,8 +168,8 @@ def bench_device(
         trainers.append(tr)
         name = f"artforge channels_last={cl}" + (f" amp={amp}" if dev == "cuda" else "")
         methods.append(Method(name + (" (default)" if cl and amp == "auto" else ""), tr.step, []))
-    z_dim = MODELS["dcgan"].default_z_dim
-    width = args.width or MODELS["dcgan"].default_width
+    z_dim = FAMILIES["dcgan"].z_dim
+    width = args.width or FAMILIES["dcgan"].width
     plain = PlainDCGAN(images, labels, z_dim, width, args.batch, device, args.seed)
     methods.append(Method("plain (pytorch/examples loop)", plain.step, []))
 

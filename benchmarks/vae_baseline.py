@@ -46,7 +46,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from _common import machine_info, print_header, table
 from artforge.api import resolve_device
 from artforge.families.config import TrainConfig
-from artforge.families.registry import MODELS
+from artforge.families.registry import FAMILIES, check
 from artforge.nn.vae import ConvVAE
 from artforge.objectives.likelihood import elbo, iwae_nll
 from artforge.train import build as training
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--test-images", type=int, default=2000, help="first N test images evaluated (default 2000)")
     p.add_argument("--k", type=int, default=100, help="IWAE importance samples (default 100)")
     p.add_argument("--elbo-samples", type=int, default=10, help="one-sample ELBOs averaged (default 10)")
-    default_z = MODELS["vae"].default_z_dim
+    default_z = FAMILIES["vae"].z_dim
     p.add_argument("--z-dim", type=int, default=default_z, help=f"both models (default {default_z}, artforge's)")
     p.add_argument("--batch", type=int, default=64, help="artforge's batch (default 64, TrainConfig's)")
     p.add_argument("--plain-batch", type=int, default=128, help="plain batch (default 128, pytorch/examples')")
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = TrainConfig(
         model="vae", data="fashion-mnist", z_dim=args.z_dim, batch=args.batch, seed=args.seed, device=str(device)
     )  # fmt: skip
-    cfg.validate()
+    check(cfg)
     t0 = time.perf_counter()
     ds, images, labels = training.open_data(cfg)
     test_cfg = TrainConfig.from_dict({**cfg.to_dict(), "max_images": args.test_images})

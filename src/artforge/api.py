@@ -16,6 +16,7 @@ from artforge.core.download import cache_dir
 from artforge.core.errors import ArtforgeError
 from artforge.data import catalog, color, images, samples
 from artforge.families import registry
+from artforge.families.base import GeneratorFamily
 from artforge.families.config import TrainConfig
 from artforge.feedforward import export
 from artforge.feedforward import stylizer as stylizers
@@ -35,17 +36,19 @@ from artforge.nn import weights
 from artforge.nn.encoders import check_layers
 from artforge.nn.weights import DEFAULT_WEIGHTS, encoder_for
 from artforge.train import build as training
+from artforge.train import export_generator
 from artforge.train.evaluation import evaluate_run
 from artforge.train.loop import TrainingInterrupted, fit
 from artforge.train.metrics_hook import MetricsHook, check_metrics
 from artforge.train.processes import init_processes
+from artforge.train.projection import run_projection
 from artforge.train.sampling import run_sampling
 
 __all__ = [
     "ArtforgeError", "BACKBONES", "DEFAULT_SAMPLES", "DEFAULT_TEMPORAL_WEIGHT", "METRICS", "MetricOptions",
     "StylizeConfig", "TrainConfig", "TrainingInterrupted", "cache_dir", "compare", "encoder_for", "evaluate",
     "export_model", "fetch_dataset", "fetch_weights", "list_datasets", "list_models", "list_weights",
-    "load_stylizer", "model_names",
+    "load_stylizer", "model_names", "project",
     "resolve_device", "sample", "stylization_metrics", "stylize", "stylize_to_file", "stylize_video",
     "stylize_with_model", "train",
 ]  # fmt: skip
@@ -194,6 +197,8 @@ def train(
         cfg = TrainConfig.from_dict({**stored, **overrides})
     else:
         cfg = TrainConfig.from_dict({**(config or TrainConfig()).to_dict(), **overrides})
+        fam = registry.family(cfg.model)
+        cfg = fam.resolve(cfg) if isinstance(fam, GeneratorFamily) else cfg
     registry.check(cfg)
     check_metrics(cfg)
     procs = init_processes(cfg.device)
@@ -316,7 +321,12 @@ def export_model(
     exporter: str = "dynamo",
 ) -> dict[str, Any]:
     """A styliser (name, run, checkpoint or model file) as ``.onnx`` (checked in onnxruntime against PyTorch) or as a
-    small ``.safetensors`` model file. Returns ``{path, kind, name, opset?, max_abs_diff?, tolerance?}``."""
+    small ``.safetensors`` model file; an image generator's run or checkpoint (stylegan2, dcgan, gan) as ``.onnx``
+    (inputs z, c if conditional, psi for stylegan2; images in [0, 1]). Returns ``{path, kind, name, opset?,
+    max_abs_diff?, tolerance?}`` (generators: also ``exporter``)."""
+    generator_ckpt = export_generator.generator_checkpoint(source)
+    if generator_ckpt is not None:
+        return export_generator.export_file(generator_ckpt, output, opset=opset, dynamo=exporter == "dynamo")
     return export.export_file(source, output, fp16=fp16, opset=opset, dynamo=exporter == "dynamo")
 
 
@@ -342,3 +352,22 @@ def fetch_dataset(name: str, progress: bool = True) -> Path:
     """Install (Debian package, as root or with passwordless sudo) or download (sha256-checked) the data set ``name``
     (fashion-mnist, mnist, cifar10) unless present; returns its folder."""
     return catalog.fetch(name, progress=progress)
+
+
+def project(
+    run: str | os.PathLike[str],
+    target: str | os.PathLike[str],
+    outdir: str | os.PathLike[str],
+    *,
+    steps: int = 1000,
+    w_plus: bool = False,
+    seed: int = 0,
+    device: str = "auto",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Find the w (one for all layers, or one per layer with ``w_plus``) and noise maps with which a stylegan2 run
+    best reproduces the image ``target`` (Karras et al. 2020, sec. 5), and write ``outdir``/projected.png, target.png,
+    w.npz and progress.mp4 (.gif without the video extra). Ctrl-C keeps the best so far (``interrupted`` is then
+    True). Returns ``{outdir, projected, target, w, video, distance, start_distance, psnr, steps, steps_done,
+    interrupted, checkpoint}``."""
+    return run_projection(run, target, outdir, steps=steps, w_plus=w_plus, seed=seed, device=device, progress=progress)

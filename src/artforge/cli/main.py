@@ -10,7 +10,7 @@ from artforge.core.errors import ArtforgeError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from artforge.cli import data, demo, evaluate, export, models, sample, stylize, train, video, weights
+    from artforge.cli import data, demo, evaluate, export, models, project, sample, stylize, train, video, weights
 
     parser = argparse.ArgumentParser(prog="artforge", description="Neural style transfer and generative image models.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_parser(sub)
     train.add_parser(sub)
     sample.add_parser(sub)
+    project.add_parser(sub)
     evaluate.add_parser(sub)
     export.add_parser(sub)
     models.add_parser(sub)

@@ -1,4 +1,5 @@
-"""``artforge sample RUN``: images, grids, latent interpolations, VAE reconstructions/traversals."""
+"""``artforge sample RUN``: images, grids, latent interpolations, VAE reconstructions/traversals, and for
+stylegan2 truncation, style mixing, noise modes and projected ws."""
 
 from __future__ import annotations
 
@@ -23,6 +24,23 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--fps", type=int, default=25, help="frames per second of --gif/--video (25)")
     p.add_argument("--reconstruct", default=None, metavar="DATA", help="VAE: reconstruct --n images of a data set")
     p.add_argument("--traverse", action="store_true", help="VAE: vary each latent dimension in turn (grid)")
+    g = p.add_argument_group("stylegan2")
+    g.add_argument(
+        "--trunc",
+        type=float,
+        nargs="+",
+        default=[1.0],
+        metavar="PSI",
+        help="truncation toward the mean w (1 = none); several values: one column each (a strip)",
+    )
+    g.add_argument(
+        "--style-mix",
+        choices=["coarse", "middle", "fine"],
+        default=None,
+        help="the style-mixing grid: --n source rows x --n destination columns, crossing over at this band",
+    )
+    g.add_argument("--noise", choices=["const", "random", "none"], default="const", help="noise inputs (const)")
+    g.add_argument("--w", default=None, metavar="W.npz", help="render the ws of `artforge project`")
     p.add_argument("--device", default="auto")
     p.set_defaults(run=run)
 
@@ -34,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
         args.target, n=args.n, outdir=args.outdir, grid=args.grid, seed=args.seed, class_index=args.class_index,
         interpolate=args.interpolate, frames=args.frames, gif=args.gif, video=args.video, fps=args.fps,
         reconstruct=args.reconstruct,
-        traverse=args.traverse, device=args.device,
+        traverse=args.traverse, device=args.device, trunc=args.trunc, style_mix=args.style_mix, noise=args.noise,
+        w=args.w,
     )  # fmt: skip
     for path in written[:3]:
         print(f"wrote {path}")

@@ -1,4 +1,4 @@
-"""``artforge train``: GAN / DCGAN / VAE on a folder, a zip or a standard data set; ``--resume RUN``."""
+"""``artforge train``: GAN / DCGAN / VAE / StyleGAN2 on a folder, a zip or a standard data set; ``--resume RUN``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def add_parser(sub: Any) -> None:
     from artforge import api
 
     p = sub.add_parser(
-        "train", help="train a generative model (gan, dcgan, vae) or a styliser (johnson, gan-style, adain)",
+        "train", help="train a generative model (gan, dcgan, vae, stylegan2) or a styliser (johnson, gan-style, adain)",
         description="Train a generative model. Writes OUT/NNNNN-<model>-<data>/ with config.json, stats.jsonl, "
         "TensorBoard events, sample grids and checkpoints. Ctrl-C saves a checkpoint; --resume RUN continues exactly.",
     )  # fmt: skip
@@ -26,7 +26,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--resume", metavar="RUN", help="continue a run dir from its newest checkpoint")
     g = p.add_argument_group("data")
     g.add_argument(
-        "--resolution", type=int, default=S, help="28, 32, 64 or 128 (native size); stylisers: crop px (256)"
+        "--resolution",
+        type=int,
+        default=S,
+        help="28, 32, 64 or 128 (native size); stylegan2: a power of two from 8 (32 for the standard sets, "
+        "else 64); stylisers: crop px (256)",
     )
     g.add_argument("--channels", type=int, choices=[1, 3], default=S)
     g.add_argument("--mirror", action="store_true", default=S, help="add x-flipped copies")
@@ -40,6 +44,14 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--gp-weight", type=float, default=S, help="WGAN-GP lambda (10)")
     g.add_argument("--beta", type=float, default=S, help="VAE KL weight (1)")
     g.add_argument("--likelihood", choices=["bernoulli", "gaussian", "logistic"], default=S)
+    g = p.add_argument_group("stylegan2 (Karras et al. 2020)")
+    g.add_argument("--augment", default=S, metavar="ada|fixed:P|none", help="discriminator augmentation (ada)")
+    g.add_argument("--ada-target", type=float, default=S, help="ADA's target for E[sign(D(real))] (0.6)")
+    g.add_argument("--ada-kimg", type=float, default=S, help="kimg over which ADA's p can rise from 0 to 1 (500)")
+    g.add_argument("--r1-gamma", type=float, default=S, help="R1 weight (0.0002 x resolution^2 / batch)")
+    g.add_argument("--pl-weight", type=float, default=S, help="path-length regularisation weight (2; 0 = off)")
+    g.add_argument("--style-mixing", type=float, default=S, help="style-mixing probability (0.9)")
+    g.add_argument("--mapping-layers", type=int, default=S, help="FC layers of the mapping network (8)")
     g = p.add_argument_group("stylisers (johnson, gan-style, adain)")
     g.add_argument("--style", nargs="+", default=S, help="style image(s) (johnson, gan-style) or folder(s) of works")
     g.add_argument("--style-size", type=int, default=S, help="long side of the style images (2 x resolution)")
@@ -59,9 +71,13 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--kimg", type=float, default=S, help="thousands of images to train for (10)")
     g.add_argument("--batch", type=int, default=S, help="global batch (64)")
     g.add_argument("--accumulate", type=int, default=S, help="micro-batches per step (1)")
-    g.add_argument("--lr", type=float, default=S, help="Adam learning rate (2e-4 GAN, 1e-3 VAE)")
-    g.add_argument("--betas", type=float, nargs=2, default=S, help="Adam betas (0.5 0.999 GAN, 0.9 0.999 VAE)")
-    g.add_argument("--ema-kimg", type=float, default=S, help="generator EMA half-life in kimg (1; 0 = off)")
+    g.add_argument("--lr", type=float, default=S, help="Adam learning rate (2e-4 GAN, 1e-3 VAE, 0.0025 stylegan2)")
+    g.add_argument(
+        "--betas", type=float, nargs=2, default=S, help="Adam betas (0.5 0.999 GAN, 0.9 0.999 VAE, 0 0.99 stylegan2)"
+    )
+    g.add_argument(
+        "--ema-kimg", type=float, default=S, help="G EMA half-life in kimg (1; stylegan2 batch/3.2; 0 = off)"
+    )
     g.add_argument("--seed", type=int, default=S)
     g.add_argument("--device", default=S, help="auto, cpu, cuda (auto)")
     g.add_argument("--amp", choices=["auto", "none", "bf16", "fp16"], default=S)

@@ -8,6 +8,7 @@ from typing import ClassVar
 from torch import nn
 
 from artforge.core.errors import ArtforgeError
+from artforge.families.base import Family
 from artforge.families.config import TrainConfig
 from artforge.families.stylizer import NetSpec, StylizerFamily
 from artforge.nn.adain import DEFAULT_SKIPS, AdaINDecoder
@@ -25,6 +26,7 @@ class AdaIN(StylizerFamily):
     needs_style = True
 
     def check(self, cfg: TrainConfig) -> None:
+        Family.check(self, cfg)  # not StylizerFamily's: adain takes --encoder-width
         if cfg.resolution is not None and cfg.resolution % 8:
             raise ArtforgeError("--resolution: a multiple of 8 (256)")
         if not cfg.style:

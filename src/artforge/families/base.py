@@ -35,6 +35,7 @@ class Family:
     z_dim: ClassVar[int] = 0  # default latent size (generators)
     lr: ClassVar[float] = 2e-4  # Adam defaults
     betas: ClassVar[tuple[float, float]] = (0.5, 0.999)
+    stylegan_only: ClassVar[tuple[str, ...]] = ("augment", "r1_gamma")  # settings only stylegan2 takes
 
     @property
     def is_stylizer(self) -> bool:
@@ -46,8 +47,15 @@ class Family:
         b = cfg.betas if cfg.betas is not None else list(self.betas)
         return lr, (b[0], b[1])
 
+    def ema_kimg(self, cfg: TrainConfig) -> float:
+        """Half-life of the generator EMA in kimg: ``--ema-kimg`` or 1."""
+        return cfg.ema_kimg if cfg.ema_kimg is not None else 1.0
+
     def check(self, cfg: TrainConfig) -> None:
         """Raise :class:`ArtforgeError` naming the first setting this family cannot train with."""
+        for name in self.stylegan_only:
+            if getattr(cfg, name) is not None:
+                raise ArtforgeError(f"--{name.replace('_', '-')} is for --model stylegan2")
 
 
 class GeneratorFamily(Family):
@@ -56,6 +64,7 @@ class GeneratorFamily(Family):
     resolutions: ClassVar[tuple[int, ...]] = (28, 32, 64, 128)
 
     def check(self, cfg: TrainConfig) -> None:
+        super().check(cfg)
         if cfg.resolution is not None and cfg.resolution not in self.resolutions:
             raise ArtforgeError(f"--resolution: {', '.join(map(str, self.resolutions[:-1]))} or {self.resolutions[-1]}")
         if cfg.style:
@@ -75,8 +84,14 @@ class GeneratorFamily(Family):
         nets = self.build(cfg, shapes)
         return ("VAE", nets["VAE"]) if self.trainer == "vae" else ("G_ema", nets["G"])
 
+    def resolve(self, cfg: TrainConfig) -> TrainConfig:
+        """``cfg`` with the defaults that depend on the family filled in before the run is created."""
+        return cfg
+
     @torch.no_grad()
-    def generate(self, net: nn.Module, z: Tensor, c: Tensor | None) -> Tensor:
+    def generate(self, net: nn.Module, z: Tensor, c: Tensor | None, psi: float = 1.0) -> Tensor:
         """Images in [0, 1], ``[N, C, R, R]``, from latents ``z`` ``[N, z_dim]`` (and labels ``c``): G(z) mapped
-        from [-1, 1]."""
+        from [-1, 1]. ``psi`` (truncation) is for the style-based generator."""
+        if psi != 1.0:
+            raise ArtforgeError(f"--trunc is for stylegan2 runs, not {self.name}")
         return net(z, c).float().add(1).div(2).clamp(0, 1)  # type: ignore[no-any-return]

@@ -11,14 +11,14 @@ from artforge.core.config import Config
 class TrainConfig(Config):
     """Everything that determines a generative training run; saved as RUN/config.json."""
 
-    model: str = "dcgan"  # gan | dcgan | vae (see artforge.families.registry)
+    model: str = "dcgan"  # gan | dcgan | vae | stylegan2 | johnson | gan-style | adain (artforge.families.registry)
     data: str = "fashion-mnist"  # folder, .zip, fashion-mnist, mnist, cifar10[:PATH]
     resolution: int | None = None  # None = the data set's native size (folders: 64)
     channels: int | None = None  # None = the data set's own
     mirror: bool = False  # add x-flipped copies of every image
     conditional: bool = False  # class-conditional model from the data set's labels
     max_images: int | None = None
-    z_dim: int | None = None  # None = 100 for GANs, 32 for the VAE
+    z_dim: int | None = None  # None = 100 for GANs, 32 for the VAE, 512 for stylegan2 (also its w_dim)
     width: int | None = None  # channel (or unit) width; None = the model's default
     loss: str = "bce"  # bce (non-saturating) | hinge | wgan-gp
     spectral_norm: bool = False
@@ -39,7 +39,14 @@ class TrainConfig(Config):
     accumulate: int = 1  # micro-batches per step (gradient accumulation)
     lr: float | None = None  # Adam; None = 2e-4 for GANs (Radford et al. 2016), 1e-3 for the VAE
     betas: list[float] | None = None  # None = (0.5, 0.999) for GANs, (0.9, 0.999) for the VAE
-    ema_kimg: float = 1.0  # half-life of the generator EMA, in thousands of images (0 = off)
+    ema_kimg: float | None = None  # half-life of the generator EMA, kimg (0 = off); None = 1, stylegan2 batch/3.2
+    augment: str | None = None  # stylegan2: ada | fixed:P | none (None = ada); Karras et al. 2020b
+    ada_target: float = 0.6  # stylegan2 ADA: the target of r_t = E[sign(D(real))]
+    ada_kimg: float = 500.0  # stylegan2 ADA: kimg over which p can rise from 0 to 1 (the paper: 500)
+    r1_gamma: float | None = None  # stylegan2: R1 weight; None = 0.0002 * resolution^2 / batch (ADA's auto)
+    pl_weight: float = 2.0  # stylegan2: path-length regularisation weight (0 = off)
+    style_mixing: float = 0.9  # stylegan2: probability of style-mixing regularisation
+    mapping_layers: int = 8  # stylegan2: FC layers of the mapping network
     kimg: float = 10.0  # length of training, thousands of real images shown
     snap_kimg: float = 5.0  # checkpoint + sample grid interval
     tick_kimg: float = 1.0  # logging interval

@@ -12,10 +12,11 @@ from artforge.families.dcgan import DCGAN
 from artforge.families.gan import GAN
 from artforge.families.gan_style import GANStyle
 from artforge.families.johnson import Johnson
+from artforge.families.stylegan2 import StyleGAN2
 from artforge.families.stylizer import NetSpec, StylizerFamily
 from artforge.families.vae import VAE
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (GAN(), DCGAN(), VAE(), Johnson(), GANStyle(), AdaIN())}
+FAMILIES: dict[str, Family] = {f.name: f for f in (GAN(), DCGAN(), VAE(), StyleGAN2(), Johnson(), GANStyle(), AdaIN())}
 STYLISERS: dict[str, StylizerFamily] = {k: f for k, f in FAMILIES.items() if isinstance(f, StylizerFamily)}
 GENERATORS: dict[str, GeneratorFamily] = {k: f for k, f in FAMILIES.items() if isinstance(f, GeneratorFamily)}
 

@@ -51,6 +51,7 @@ class StylizerFamily(Family):
     needs_style: ClassVar[bool] = False  # at inference: AdaIN takes a style image per call
 
     def check(self, cfg: TrainConfig) -> None:
+        super().check(cfg)
         if cfg.resolution is not None and cfg.resolution % 8:
             raise ArtforgeError("--resolution: a multiple of 8 (256)")
         if not cfg.style:

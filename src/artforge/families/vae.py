@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from artforge.core.errors import ArtforgeError
 from artforge.families.base import GeneratorFamily, Shapes
 from artforge.families.config import TrainConfig
 from artforge.nn.vae import ConvVAE
@@ -28,6 +29,8 @@ class VAE(GeneratorFamily):
         return {"VAE": vae}
 
     @torch.no_grad()
-    def generate(self, net: nn.Module, z: Tensor, c: Tensor | None) -> Tensor:
+    def generate(self, net: nn.Module, z: Tensor, c: Tensor | None, psi: float = 1.0) -> Tensor:
         """The decoder's mean for ``z``, in [0, 1]."""
+        if psi != 1.0:
+            raise ArtforgeError("--trunc is for stylegan2 runs, not vae")
         return net.mean(z, c).float().clamp(0, 1)  # type: ignore[operator, no-any-return]

@@ -19,13 +19,15 @@ from artforge.data.folders import list_folder
 from artforge.families.base import GeneratorFamily, Shapes
 from artforge.families.config import TrainConfig
 from artforge.families.registry import generator, stylizer
+from artforge.nn.stylegan2 import Generator
 from artforge.nn.weights import load_encoder
 from artforge.train.feedforward import StylizerTrainer
 from artforge.train.gan import GANTrainer
 from artforge.train.processes import Processes
+from artforge.train.stylegan2 import StyleGAN2Trainer
 from artforge.train.vae import VAETrainer
 
-Trainer = GANTrainer | VAETrainer | StylizerTrainer
+Trainer = GANTrainer | VAETrainer | StyleGAN2Trainer | StylizerTrainer
 
 
 def open_data(cfg: TrainConfig, split: str = "train") -> tuple[ImageDataset, torch.Tensor, torch.Tensor | None]:
@@ -42,7 +44,7 @@ def open_data(cfg: TrainConfig, split: str = "train") -> tuple[ImageDataset, tor
 
 def build_trainer(
     cfg: TrainConfig, procs: Processes, ds: ImageDataset, images: torch.Tensor, labels: torch.Tensor | None
-) -> GANTrainer | VAETrainer:
+) -> GANTrainer | VAETrainer | StyleGAN2Trainer:
     """The family's networks (seeded: identical on every process) and its trainer."""
     torch.manual_seed(cfg.seed)
     fam = generator(cfg.model)
@@ -51,6 +53,9 @@ def build_trainer(
     if fam.trainer == "vae":
         return VAETrainer(cfg, fam, nets["VAE"], images, labels, procs)
     g, d = nets["G"], nets["D"]
+    if fam.trainer == "stylegan2":
+        assert isinstance(g, Generator)
+        return StyleGAN2Trainer(cfg, fam, g, d, images, labels, shapes.num_classes, procs)
     if procs.world > 1 and procs.device.type == "cuda":  # batch statistics over all GPUs (no CPU SyncBatchNorm)
         g = torch.nn.SyncBatchNorm.convert_sync_batchnorm(g)
         d = torch.nn.SyncBatchNorm.convert_sync_batchnorm(d)

@@ -23,7 +23,7 @@ from artforge.train.stats import Stats
 GRID = 64  # fixed-z samples in the snapshot grid
 
 
-def _amp(cfg: TrainConfig, device: torch.device) -> tuple[torch.dtype | None, bool]:
+def amp_dtype(cfg: TrainConfig, device: torch.device) -> tuple[torch.dtype | None, bool]:
     """(autocast dtype or None, whether a GradScaler is needed)."""
     if device.type != "cuda" or cfg.amp == "none":
         return None, False
@@ -53,8 +53,8 @@ class GANTrainer:
         self.batches = Batches(len(data), cfg.batch, cfg.seed)
         self.noise = torch.Generator().manual_seed(cfg.seed + 1)  # z, fake labels, GP mixing
         self.step_index = 0
-        self.beta = ema_beta(cfg.batch, cfg.ema_kimg)
-        self.autocast, scaled = _amp(cfg, dev)
+        self.beta = ema_beta(cfg.batch, family.ema_kimg(cfg))
+        self.autocast, scaled = amp_dtype(cfg, dev)
         self.scaler_g = torch.amp.GradScaler("cuda", enabled=scaled)
         self.scaler_d = torch.amp.GradScaler("cuda", enabled=scaled)
         self.stats = Stats()

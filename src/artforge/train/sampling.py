@@ -19,6 +19,8 @@ from artforge.data.grid import make_grid, to_pil
 from artforge.data.video import check_output, write_frames
 from artforge.families.base import GeneratorFamily
 from artforge.families.config import TrainConfig
+from artforge.nn.stylegan2 import Generator
+from artforge.train import stylegan2_sampling as sg
 from artforge.train.build import model_from_checkpoint, open_data
 
 
@@ -86,7 +88,8 @@ def run_sampling(
     run: str | os.PathLike[str], n: int = 16, outdir: str | None = None, grid: str | None = None, seed: int = 0,
     class_index: int | None = None, interpolate: bool = False, frames: int = 16, gif: str | None = None,
     video: str | None = None, fps: int = 25, reconstruct: str | None = None, traverse: bool = False,
-    device: str = "auto",
+    device: str = "auto", trunc: float | list[float] = 1.0, style_mix: str | None = None, noise: str = "const",
+    w: str | None = None,
 ) -> list[Path]:  # fmt: skip
     if n < 1:
         raise ArtforgeError("--n must be >= 1")
@@ -101,7 +104,18 @@ def run_sampling(
     z_dim = fam.latent_size(cfg)
     num_classes = int(meta["shapes"]["num_classes"])
     gen = torch.Generator().manual_seed(seed)
+    psis = [float(trunc)] if isinstance(trunc, (int, float)) else [float(t) for t in trunc]
     written: list[Path] = []
+    if not isinstance(net, Generator) and (style_mix or w or noise != "const" or psis != [1.0]):
+        raise ArtforgeError(f"--trunc, --style-mix, --noise and --w are for stylegan2 runs, not {cfg.model}")
+    if noise not in sg.NOISE_MODES:
+        raise ArtforgeError(f"--noise: {', '.join(sg.NOISE_MODES)}")
+    if not psis:
+        raise ArtforgeError("--trunc needs a value")
+    if isinstance(net, Generator) and (style_mix or w or interpolate or len(psis) > 1 or noise != "const"):
+        images, nrow = _stylegan2_views(net, n, gen, num_classes, class_index, psis, style_mix, noise, w, frames,
+                                        interpolate)  # fmt: skip
+        return written + _write(images, nrow, outdir, grid, gif, video, fps, seed)
     if reconstruct or traverse:
         if fam.trainer != "vae":
             raise ArtforgeError("--reconstruct and --traverse are for VAE runs")
@@ -127,7 +141,7 @@ def run_sampling(
     else:
         z = torch.randn(n, z_dim, generator=gen).to(dev)
         c = _labels(n, num_classes, class_index, gen)
-        images = fam.generate(net, z, None if c is None else c.to(dev)).cpu()
+        images = fam.generate(net, z, None if c is None else c.to(dev), psi=psis[0]).cpu()
     if outdir:
         written += _write_all(images, Path(outdir), f"seed{seed}-")
     if grid:
@@ -135,6 +149,48 @@ def run_sampling(
         make_grid(images, nrow=nrow).save(grid)
         written.append(Path(grid))
     return written
+
+
+def _write(
+    images: torch.Tensor, nrow: int | None, outdir: str | None, grid: str | None, gif: str | None,
+    video: str | None, fps: int, seed: int,
+) -> list[Path]:  # fmt: skip
+    """Write ``images`` as PNGs, a grid, a GIF and/or a video."""
+    written: list[Path] = []
+    if gif:
+        pics = [to_pil(im) for im in images]
+        with atomic_path(Path(gif)) as tmp:
+            pics[0].save(tmp, format="GIF", save_all=True, append_images=pics[1:], duration=round(1000 / fps), loop=0)
+        written.append(Path(gif))
+    if video:
+        written.append(write_frames(video, [np.asarray(to_pil(im).convert("RGB")) for im in images], fps=fps))
+    if outdir:
+        written += _write_all(images, Path(outdir), f"seed{seed}-")
+    if grid:
+        make_grid(images, nrow=nrow).save(grid)
+        written.append(Path(grid))
+    return written
+
+
+def _stylegan2_views(
+    g: Generator, n: int, gen: torch.Generator, num_classes: int, class_index: int | None, psis: list[float],
+    style_mix: str | None, noise: str, w: str | None, frames: int, interpolate: bool,
+) -> tuple[torch.Tensor, int | None]:  # fmt: skip
+    """A style-based generator's views: a projected ``w.npz``, the style-mixing grid, a W-space walk, or samples
+    (one column per truncation ``psi`` when several are given: the truncation strip)."""
+    if w:
+        return sg.render(g, sg.load_w(w, g), noise), None
+    c = _labels(max(n, 2), num_classes, class_index, gen)
+    if style_mix:
+        rows, cols = torch.randn(n, g.z_dim, generator=gen), torch.randn(n, g.z_dim, generator=gen)
+        return sg.style_mix_grid(g, rows, cols, c, style_mix, psis[0], noise)
+    if interpolate:
+        keys = torch.randn(max(n, 2), g.z_dim, generator=gen)
+        return sg.w_walk(g, keys, None if c is None else c[:1], frames, psis[0], noise), frames + 1
+    z = torch.randn(n, g.z_dim, generator=gen).to(g.mapping.w_avg.device)
+    cd = None if c is None else c[:n].to(z.device)
+    columns = [sg.render(g, g.mapping(z, cd, psi=psi), noise) for psi in psis]  # each [n, C, R, R]
+    return torch.stack(columns, dim=1).flatten(0, 1), len(psis)  # rows: seeds, columns: psi
 
 
 @torch.no_grad()
