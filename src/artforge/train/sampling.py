@@ -22,6 +22,7 @@ from artforge.families.config import TrainConfig
 from artforge.nn.stylegan2 import Generator
 from artforge.train import stylegan2_sampling as sg
 from artforge.train.build import model_from_checkpoint, open_data
+from artforge.train.projection import load_w_npz, render_ws
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
@@ -178,8 +179,9 @@ def _stylegan2_views(
 ) -> tuple[torch.Tensor, int | None]:  # fmt: skip
     """A style-based generator's views: a projected ``w.npz``, the style-mixing grid, a W-space walk, or samples
     (one column per truncation ``psi`` when several are given: the truncation strip)."""
-    if w:
-        return sg.render(g, sg.load_w(w, g), noise), None
+    if w:  # with the projected noise maps when the file has them, else the --noise mode
+        ws, maps = load_w_npz(w, g)
+        return (sg.render(g, ws, noise) if maps is None else render_ws(g, ws, maps).cpu()), None
     c = _labels(max(n, 2), num_classes, class_index, gen)
     if style_mix:
         rows, cols = torch.randn(n, g.z_dim, generator=gen), torch.randn(n, g.z_dim, generator=gen)

@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -73,22 +70,3 @@ def w_walk(g: Generator, keys: Tensor, c: Tensor | None, frames: int, psi: float
     t = torch.arange(frames, device=dev, dtype=ws.dtype)[:, None, None] / frames
     path = [ws[i : i + 1].lerp(ws[i + 1 : i + 2], t) for i in range(len(ws) - 1)]
     return render(g, torch.cat([*path, ws[-1:]]), noise_mode)
-
-
-def load_w(path: str | Path, g: Generator) -> Tensor:
-    """``ws`` ``[N, num_ws, w_dim]`` from a ``w.npz`` written by ``artforge project`` (array ``ws``), checked against
-    the generator's shape."""
-    p = Path(path)
-    if not p.is_file():
-        raise ArtforgeError(f"--w {p}: no such file")
-    try:
-        with np.load(p, allow_pickle=False) as f:
-            ws = torch.from_numpy(np.asarray(f["ws"], dtype=np.float32))
-    except (OSError, ValueError, KeyError) as e:
-        raise ArtforgeError(f"--w {p}: not a w.npz from `artforge project` ({type(e).__name__})") from None
-    want = (g.num_ws, g.w_dim)
-    if ws.ndim == 2 and ws.shape[-1] == g.w_dim:  # one w for all layers
-        ws = ws[:, None].expand(-1, g.num_ws, -1)
-    if ws.ndim != 3 or tuple(ws.shape[1:]) != want:
-        raise ArtforgeError(f"--w {p}: ws has shape {tuple(ws.shape)}, this run needs [N, {want[0]}, {want[1]}]")
-    return ws.to(g.mapping.w_avg.device)
