@@ -199,3 +199,41 @@ def test_w_walk_and_style_mix_cli(run: Path, tmp_path: Path) -> None:
     _, err = p.communicate(timeout=120)
     assert p.returncode == 0, err
     assert Image.open(tmp_path / "mix.png").size[0] > 16 * 3
+
+
+def test_ppl_against_a_hand_computation_and_through_eval(run: Path) -> None:
+    from artforge.nn.weights import encoder_for
+    from artforge.objectives.feature_distance import LPIPS_LAYERS, feature_distance
+    from artforge.train import ppl
+    from artforge.train.projection import vgg_input
+
+    middle = np.linspace(1, 2, 982)
+    values = np.concatenate([np.full(9, 100.0), middle, np.full(9, -50.0)])
+    assert ppl.trimmed_mean(values) == pytest.approx(middle.mean())  # the 1% tails dropped, as in the paper
+    net, *_ = model_from_checkpoint(ckpt.latest(run))
+    enc = encoder_for("vgg16-hed", "max", "cpu")
+    got = ppl.path_length_samples(net, enc, n=3, seed=5, batch=2)
+    gen = torch.Generator().manual_seed(5)  # the first batch of two pairs, by hand
+    z = torch.randn(4, net.z_dim, generator=gen)
+    t = torch.rand(2, 1, 1, generator=gen)
+    with torch.no_grad():
+        ws = net.mapping(z)
+        a, b = ws[:2].lerp(ws[2:], t), ws[:2].lerp(ws[2:], t + 1e-4)
+        img = [sg.render(net, w, "const") for w in (a, b)]
+        fa, fb = (enc(vgg_input(i), LPIPS_LAYERS) for i in img)
+    expected = feature_distance(fa, fb) / 1e-8
+    np.testing.assert_allclose(got[:2], expected.double().numpy(), rtol=1e-3)
+    assert got.shape == (3,) and (got > 0).all()
+    r = api.evaluate(run, metrics="ppl", n=4, progress=False)
+    assert r["ppl_pairs"] == 4 and r["ppl"] > 0
+
+
+def test_conditional_run_samples_the_asked_class(tmp_path: Path) -> None:
+    last = api.train(out=tmp_path, progress=False, conditional=True, kimg=0.032, snap_kimg=0.032, **TINY)  # type: ignore[arg-type]
+    net, _, meta, _ = model_from_checkpoint(last)
+    assert meta["shapes"]["num_classes"] == 10 and net.num_classes == 10
+    a = api.sample(last.parent, n=2, outdir=str(tmp_path / "a"), class_index=3, seed=1)
+    b = api.sample(last.parent, n=2, outdir=str(tmp_path / "b"), class_index=7, seed=1)
+    assert not np.array_equal(np.asarray(Image.open(a[0])), np.asarray(Image.open(b[0])))  # the class steers G
+    with pytest.raises(ArtforgeError, match="--class must be in 0..9"):
+        api.sample(last.parent, n=1, outdir=str(tmp_path / "c"), class_index=10)

@@ -3,6 +3,7 @@ stylisation metrics.
 
     artforge eval RUN --json                                  VAE: test ELBO, IWAE NLL (k=100), bits/dim
     artforge eval RUN --metrics fid,kid --data D --json       a run's samples against the data set D
+    artforge eval RUN --metrics ppl --json                    perceptual path length in W of a stylegan2 run
     artforge eval --metrics fid,kid,is,pr A B --json          image folder B against folder (or .npz stats) A
     artforge eval --metrics is B --json                       Inception Score of one image folder
     artforge eval --stylization OUT CONTENT STYLE --json      content / style losses, colour-histogram distance
@@ -36,7 +37,9 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--k", type=int, default=100, help="importance samples for the IWAE bound (100)")
     g.add_argument("--max-images", type=int, default=None, help="use the first N test images (with --data: of D)")
     g = p.add_argument_group("sample quality (A B, or RUN --data D)")
-    g.add_argument("--metrics", default=None, help=f"comma-separated: {','.join(METRICS)} (A B: fid)")
+    g.add_argument(
+        "--metrics", default=None, help=f"comma-separated: {','.join(METRICS)}; ppl for a stylegan2 RUN (A B: fid)"
+    )
     g.add_argument("--backbone", choices=list(BACKBONES), default="inception", help="feature network (inception)")
     g.add_argument("--inception-weights", metavar="FILE", default=None, help="local pt_inception-2015-12-05 .pth")
     g.add_argument("--data", default=None, help="RUN: the data set to compare samples with (any --data of train)")

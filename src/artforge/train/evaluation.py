@@ -21,6 +21,7 @@ from artforge.metrics.features import array_features
 from artforge.metrics.report import DEFAULT_SAMPLES, Options, Side, check_sides, is_stats, parse_metrics, values
 from artforge.objectives.likelihood import bits_per_dim, elbo, iwae_nll
 from artforge.train.build import model_from_checkpoint, open_data
+from artforge.train.ppl import run_ppl
 from artforge.train.sampling import generate_uint8
 
 
@@ -30,13 +31,25 @@ def evaluate_run(
     batch: int = 100, progress: bool = True, *, metrics: str | Sequence[str] | None = None, data: str | None = None,
     **metric_options: Any,
 ) -> dict[str, Any]:  # fmt: skip
-    """A VAE's test-set ELBO and IWAE NLL (nats per image) and bits/dim; with ``metrics`` (fid, kid, is, pr), the
+    """A VAE's test-set ELBO and IWAE NLL (nats per image) and bits/dim; with ``metrics`` (fid, kid, is, pr; ppl for
+    stylegan2 runs, which needs no data), the
     sample quality of any run against the data set ``data`` (:func:`run_metrics`, which
     takes ``metric_options``: n, backbone, weights, options, cache, ...)."""
     if metrics:
+        names = [m.strip().lower() for m in (metrics.split(",") if isinstance(metrics, str) else metrics)]
+        result: dict[str, Any] = {}
+        if "ppl" in names:  # needs no data set: path lengths of the generator alone
+            names = [m for m in names if m != "ppl"]
+            result.update(
+                run_ppl(
+                    run, n=metric_options.get("n"), seed=seed, device=device, batch=min(batch, 32), progress=progress
+                )
+            )
+            if not names:
+                return result
         options = metric_options.pop("options", None) or Options(seed=seed)
-        return run_metrics(
-            run, data, metrics, max_images=max_images, options=options, device=device, batch=batch,
+        return result | run_metrics(
+            run, data, names, max_images=max_images, options=options, device=device, batch=batch,
             progress=progress, **metric_options,
         )  # fmt: skip
     extra = sorted({*metric_options, *(["data"] if data else [])})
