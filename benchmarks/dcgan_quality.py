@@ -142,6 +142,34 @@ def train_for(step: Callable[[], None], seconds: float, device: torch.device) ->
     return time.perf_counter() - t0, n
 
 
+def fit_yardstick(
+    images: Tensor, labels: Tensor, test_images: Tensor, test_labels: Tensor, epochs: int, n_images: int,
+    device: torch.device, seed: int,
+) -> tuple[FeatureNet, np.ndarray, float]:  # fmt: skip
+    """The yardstick trained on the first ``n_images`` training images (batch 128): (net, test features, test
+    accuracy)."""
+    clf = train_classifier(images[:n_images], labels[:n_images], epochs, 128, device, seed)
+    f_test, pred_test = features(clf, test_images, device)
+    return clf, f_test, float((pred_test == test_labels).float().mean())
+
+
+def score(
+    clf: FeatureNet, images: Tensor, f_test: np.ndarray, mu_test: np.ndarray, sigma_test: np.ndarray,
+    device: torch.device, seed: int, what: str,
+) -> tuple[float, float, float]:  # fmt: skip
+    """(FD, KID mean, KID std) of uint8 ``images`` against the test set in the yardstick's features."""
+    f, _ = features(clf, images, device)
+    mu, sigma = feature_statistics(f, what=what)
+    k_mean, k_std = kid(f_test, f, subsets=100, subset_size=1000, seed=seed)
+    return frechet_distance(mu, sigma, mu_test, sigma_test), k_mean, k_std
+
+
+def floor_images(images: Tensor, n: int, seed: int) -> Tensor:
+    """``n`` random training images: the floor that generated samples are judged against."""
+    floor_idx = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed + 20_000))
+    return images[floor_idx[:n]]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--seconds", type=float, default=300.0, help="training wall-clock budget of each (default 300)")
@@ -181,9 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     # The yardstick.
     t0 = time.perf_counter()
     n_cls = args.classifier_images or len(images)
-    clf = train_classifier(images[:n_cls], labels[:n_cls], args.classifier_epochs, 128, device, args.seed)
-    f_test, pred_test = features(clf, test_images, device)
-    acc = float((pred_test == test_labels).float().mean())
+    clf, f_test, acc = fit_yardstick(
+        images, labels, test_images, test_labels, args.classifier_epochs, n_cls, device, args.seed
+    )
     print(
         f"yardstick  : CNN, {param_count(clf):,} params, {FEATURE_DIM}-d features; {args.classifier_epochs} epoch(s) "
         f"on {n_cls} train images in {time.perf_counter() - t0:.1f} s; test accuracy {acc:.4f}"
@@ -227,15 +255,11 @@ def main(argv: list[str] | None = None) -> int:
         "plain (train-mode BN, as the example)": generate(plain_train_mode(plain.g), z, args.batch, device),
         "plain (eval-mode BN)": generate(lambda v: plain.g(v), z, EVAL_BATCH, device),
     }
-    floor_idx = torch.randperm(len(images), generator=torch.Generator().manual_seed(args.seed + 20_000))
-    floor = images[floor_idx[: args.samples]]
+    floor = floor_images(images, args.samples, args.seed)
 
     results: dict[str, tuple[float, float, float]] = {}
     for name, x in [*fakes.items(), ("train set (floor)", floor)]:
-        f, _ = features(clf, x, device)
-        mu, sigma = feature_statistics(f, what=name)
-        k_mean, k_std = kid(f_test, f, subsets=100, subset_size=1000, seed=args.seed)
-        results[name] = (frechet_distance(mu, sigma, mu_test, sigma_test), k_mean, k_std)
+        results[name] = score(clf, x, f_test, mu_test, sigma_test, device, args.seed, name)
     print(f"evaluation : {args.samples} samples each vs {len(test_images)} test, {time.perf_counter() - t0:.1f} s")
     print()
 
