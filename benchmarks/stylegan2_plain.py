@@ -62,7 +62,7 @@ class PlainStyleGAN2:
         real_logits = self.d(self.aug(real))
         (F.softplus(self.d(self.aug(fake))).mean() + F.softplus(-real_logits).mean()).backward()
         self.opt_d.step()
-        self.signs += float(real_logits.sign().sum())
+        self.signs += float(real_logits.detach().sign().sum())
         self.count += b
         if self.i % 16 == 0:
             self.opt_d.zero_grad()
