@@ -16,12 +16,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from artforge.cli.choices import BACKBONES, DEFAULT_SAMPLES, METRICS
 from artforge.core.errors import ArtforgeError
 
 
 def add_parser(sub: Any) -> None:
-    from artforge.api import BACKBONES, DEFAULT_SAMPLES, METRICS
-
     p = sub.add_parser(
         "eval",
         help="evaluate: VAE likelihoods, FID/KID/IS/precision-recall, stylisation losses",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from artforge.cli.choices import BACKBONES, FAMILIES
+
 S = argparse.SUPPRESS
 
 
@@ -13,14 +15,12 @@ def _names(text: str) -> list[str]:
 
 
 def add_parser(sub: Any) -> None:
-    from artforge import api
-
     p = sub.add_parser(
         "train", help="train a generative model (gan, dcgan, vae, stylegan2) or a styliser (johnson, gan-style, adain)",
         description="Train a generative model. Writes OUT/NNNNN-<model>-<data>/ with config.json, stats.jsonl, "
         "TensorBoard events, sample grids and checkpoints. Ctrl-C saves a checkpoint; --resume RUN continues exactly.",
     )  # fmt: skip
-    p.add_argument("--model", choices=api.model_names(), default=S, help="(dcgan)")
+    p.add_argument("--model", choices=list(FAMILIES), default=S, help="(dcgan)")
     p.add_argument("--data", default=S, help="image folder, .zip, fashion-mnist, mnist, cifar10[:PATH] (fashion-mnist)")
     p.add_argument("--out", default="runs", help="parent directory of numbered run dirs (runs)")
     p.add_argument("--resume", metavar="RUN", help="continue a run dir from its newest checkpoint")
@@ -101,9 +101,7 @@ def add_parser(sub: Any) -> None:
         metavar="N",
         help="generated images, against the first min(N, data set size) real ones (10000)",
     )
-    g.add_argument(
-        "--metrics-backbone", choices=list(api.BACKBONES), default=S, help="(inception; vgg16 works offline)"
-    )
+    g.add_argument("--metrics-backbone", choices=list(BACKBONES), default=S, help="(inception; vgg16 works offline)")
     g.add_argument("--metrics-weights", metavar="FILE", default=S, help="local weights for the backbone")
     g.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(run=run)

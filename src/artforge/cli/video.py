@@ -11,12 +11,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from artforge.cli.choices import DEFAULT_TEMPORAL_WEIGHT as DEFAULT_WEIGHT
 from artforge.core.errors import ArtforgeError
 
 
 def add_parser(sub: Any) -> None:
-    from artforge.api import DEFAULT_TEMPORAL_WEIGHT as DEFAULT_WEIGHT
-
     p = sub.add_parser(
         "video",
         help="stylise a video with a feed-forward model, temporally consistent, keeping its audio",
