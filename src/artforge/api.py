@@ -259,8 +259,10 @@ def compare(
 
 
 def stylization_metrics(output: str, content: str, style: str, **options: Any) -> dict[str, Any]:
-    """Content loss, Gram style loss (artforge's VGG16, default Gatys layers) and colour-histogram
-    distance of a stylised image against its content and style images."""
+    """Quality measures of a stylised image against its content and style images: the content and Gram style
+    losses (artforge's VGG16, default Gatys layers), SSIM and gradient correlation on luminance, the mean/std style
+    loss, the colour-histogram distance, contrast and colourfulness retention; ``better`` says which way each
+    improves (docs/metrics.md)."""
     return _stylization(output, content, style, **options)
 
 

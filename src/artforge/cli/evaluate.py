@@ -6,7 +6,8 @@ stylisation metrics.
     artforge eval RUN --metrics ppl --json                    perceptual path length in W of a stylegan2 run
     artforge eval --metrics fid,kid,is,pr A B --json          image folder B against folder (or .npz stats) A
     artforge eval --metrics is B --json                       Inception Score of one image folder
-    artforge eval --stylization OUT CONTENT STYLE --json      content / style losses, colour-histogram distance
+    artforge eval --stylization OUT CONTENT STYLE --json      content structure (SSIM, gradient correlation), style
+                                                              (Gram, mean/std), colour, contrast; docs/metrics.md
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--save-stats", metavar="FILE.npz", default=None, help="A B: write A's FID statistics (mu, sigma)")
     g.add_argument("--no-cache", action="store_true", help="recompute features instead of using the feature cache")
     g = p.add_argument_group("stylisation (OUT CONTENT STYLE)")
-    g.add_argument("--stylization", action="store_true", help="content/style losses and colour distance of OUT")
+    g.add_argument("--stylization", action="store_true", help="structure, style, colour and contrast measures of OUT")
     g.add_argument("--weights", default=None, help="VGG16 weights for --stylization and --backbone vgg16 (vgg16-hed)")
     p.set_defaults(run=run)
 
@@ -85,8 +86,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, sort_keys=True))
     else:
+        better: dict[str, str] = result.pop("better", {})
         for key, value in result.items():
-            print(f"{key:>24s}: {value}")
+            print(f"{key:>24s}: {value:.4f}  ({better[key]} is better)" if key in better else f"{key:>24s}: {value}")
     return 0
 
 

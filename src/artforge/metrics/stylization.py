@@ -1,9 +1,12 @@
-"""Stylisation quality: content and Gram style losses (Gatys et al. 2016) on VGG16, and a colour-histogram distance.
+"""Stylisation quality: Gatys et al. 2016 losses beside measures a washed-out or outline-only image cannot win.
 
 The losses are artforge's relative ones (``objectives.functional``): L_c = ||F - P||^2 / ||P||^2 on relu4_2 and
 L_s = mean_l ||G_l - A_l||^2 / ||A_l||^2 over relu1_1 ... relu5_1, so ~1 means unrelated and 0 a perfect match.
-The output keeps its size; the content image is resized to it (same aspect ratio required) and the style image to
-the output's long side. The colour distance compares the output's palette with the style's.
+Beside them: content as structure on luminance (SSIM, gradient correlation: ``metrics.structure``), the AdaIN
+mean/std style loss (Huang & Belongie 2017) on the same layers, the colour-histogram distance to the style, and
+contrast / colourfulness retention (``metrics.tone``). :data:`BETTER` says which way each measure improves; why
+each was chosen is in docs/metrics.md. The output keeps its size; the content image is resized to it (same aspect
+ratio required) and the style image to the output's long side.
 """
 
 from __future__ import annotations
@@ -19,12 +22,20 @@ from PIL import Image
 from artforge.core.device import resolve_device
 from artforge.core.errors import ArtforgeError
 from artforge.data import images
+from artforge.data.color import luminance
+from artforge.metrics import structure, tone
 from artforge.nn.encoders import check_layers
 from artforge.nn.weights import encoder_for
 from artforge.objectives import functional as L
 from artforge.objectives.perceptual import STYLE_LAYERS, gram_targets
 
 HIST_BINS = 64
+# which way each measure of stylization_metrics improves (the first three are the original keys)
+BETTER = {
+    "content_loss": "lower", "style_loss": "lower", "color_histogram_distance": "lower",
+    "structure_ssim": "higher", "gradient_correlation": "higher", "style_meanstd_loss": "lower",
+    "contrast_retention": "higher", "colorfulness_retention": "higher",
+}  # fmt: skip
 
 
 def color_histogram_distance(a: Image.Image, b: Image.Image, bins: int = HIST_BINS) -> float:
@@ -58,7 +69,8 @@ def stylization_metrics(
     weights: str = "vgg16-hed", content_layers: Sequence[str] = ("relu4_2",), style_layers: Sequence[str] | None = None,
     device: str = "auto",
 ) -> dict[str, Any]:  # fmt: skip
-    """``content_loss``, ``style_loss`` and ``color_histogram_distance`` of a stylised ``output``."""
+    """The measures of :data:`BETTER` for a stylised ``output``, with ``better`` (that table), the inputs, and the
+    output's and style's colourfulness M (Hasler & Süsstrunk's 0-255 scale)."""
     s_layers = list(style_layers or STYLE_LAYERS)
     c_layers = list(content_layers)
     out_img = images.load(output, "output image")
@@ -71,14 +83,35 @@ def stylization_metrics(
     except ValueError as e:
         raise ArtforgeError(str(e)) from None
     x = images.to_tensor(out_img).to(dev)  # [1, 3, H, W]
+    c_x = images.to_tensor(c_img).to(dev)  # [1, 3, H, W]
+    s_x = images.to_tensor(s_img).to(dev)  # [1, 3, H', W']
     feats = encoder(x, [*c_layers, *s_layers])
-    targets = encoder(images.to_tensor(c_img).to(dev), c_layers)
+    targets = encoder(c_x, c_layers)
     content_loss = sum(float(L.content_loss(feats[n], targets[n])) for n in c_layers) / len(c_layers)
-    grams = gram_targets(encoder, images.to_tensor(s_img).to(dev), s_layers)
-    style_loss = float(L.style_loss({n: feats[n] for n in s_layers}, grams, dict.fromkeys(s_layers, 1.0)))
+    style_feats = {n: feats[n] for n in s_layers}
+    style_loss = float(L.style_loss(style_feats, gram_targets(encoder, s_x, s_layers), dict.fromkeys(s_layers, 1.0)))
     return {
         "output": str(output), "content": str(content), "style": str(style), "weights": weights,
         "content_layers": c_layers, "style_layers": s_layers,
         "content_loss": content_loss, "style_loss": style_loss,
         "color_histogram_distance": color_histogram_distance(out_img, s_img),
+        "style_meanstd_loss": float(L.moment_loss(style_feats, encoder(s_x, s_layers))),
+        **structure_and_tone(x, c_x, s_x),
+        "better": dict(BETTER),
+    }  # fmt: skip
+
+
+def structure_and_tone(output: torch.Tensor, content: torch.Tensor, style: torch.Tensor) -> dict[str, float]:
+    """SSIM and gradient correlation of the output's luminance with the content's (both at Wang et al.'s viewing
+    scale), contrast retention against the content, colourfulness retention against the style; ``[1, 3, H, W]``
+    RGB in [0, 1], output and content of one size."""
+    y_out, y_content = luminance(output), luminance(content)  # [1, 1, H, W]
+    v_out, v_content = structure.viewing_scale(y_out), structure.viewing_scale(y_content)
+    m_out, m_style = float(tone.colorfulness(output)), float(tone.colorfulness(style))
+    return {
+        "structure_ssim": float(structure.ssim(v_out, v_content)),
+        "gradient_correlation": float(structure.gradient_correlation(v_out, v_content)),
+        "contrast_retention": tone.retention(float(tone.rms_contrast(y_out)), float(tone.rms_contrast(y_content))),
+        "colorfulness_retention": tone.retention(m_out, m_style),
+        "colorfulness": m_out, "style_colorfulness": m_style,
     }  # fmt: skip
