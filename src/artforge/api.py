@@ -22,11 +22,12 @@ from artforge.feedforward import export
 from artforge.feedforward import stylizer as stylizers
 from artforge.feedforward.base import StylizerLike
 from artforge.feedforward.files import ModelOptions, stylize_files
+from artforge.feedforward.first_guess import fast_model, first_guess, load_for_init
 from artforge.feedforward.video.pipeline import stylize_video as _video
 from artforge.feedforward.video.temporal import DEFAULT_WEIGHT as DEFAULT_TEMPORAL_WEIGHT
 from artforge.gatys.config import StylizeConfig
 from artforge.gatys.progress import Callback, Interrupted, Progress
-from artforge.gatys.pyramid import stylize_tensor
+from artforge.gatys.pyramid import Level, refine_schedule, stylize_tensor
 from artforge.metrics.backbones import BACKBONES
 from artforge.metrics.report import DEFAULT_SAMPLES, METRICS
 from artforge.metrics.report import Options as MetricOptions
@@ -102,11 +103,17 @@ def stylize(
     for m, name in zip(m_imgs, masks, strict=True):
         if m.getextrema()[1] == 0:
             raise ArtforgeError(f"mask {name}: is black everywhere; its style would have no region")
+    device = resolve_device(cfg.device)
     init: Image.Image | None = None
-    if cfg.init not in ("content", "noise"):
+    levels: list[Level] | None = None
+    if (fast := fast_model(cfg.init)) is not None:  # a feed-forward picture, refined by the finest levels
+        specs = [_spec(s) for s in styles if not isinstance(s, Image.Image)]
+        net = load_for_init(fast, specs, device)
+        init = first_guess(net, c_img, s_imgs, cfg.size, cfg.style_blend, m_imgs)
+        levels = refine_schedule(cfg.size, cfg.iterations, cfg.scales, cfg.min_scale)
+    elif cfg.init not in ("content", "noise"):
         init = _image(cfg.init, "init image")
 
-    device = resolve_device(cfg.device)
     encoder = encoder_for(cfg.weights, cfg.pooling, str(device))
     try:
         check_layers(encoder.arch, [*cfg.content_layers, *cfg.style_layers])
@@ -129,7 +136,7 @@ def stylize(
             on_snapshot(p.step, finish(full.clamp(0, 1)))
         return callback is not None and bool(callback(p))
 
-    x = stylize_tensor(encoder, c_img, s_imgs, cfg, m_imgs, init, callback=report, progress=progress)
+    x = stylize_tensor(encoder, c_img, s_imgs, cfg, m_imgs, init, callback=report, progress=progress, levels=levels)
     return finish(x)
 
 

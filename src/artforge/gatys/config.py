@@ -23,7 +23,7 @@ class StylizeConfig(Config):
     tv_weight: float = 2.0  # gamma, on the mean squared neighbour difference
     style_blend: list[float] | None = None  # one weight per style image; None = equal
     preserve_color: str = "none"  # none | luminance | histogram
-    init: str = "content"  # content | noise | a path
+    init: str = "content"  # content | noise | a path | fast[:MODEL] (a feed-forward first guess, refined)
     optimizer: str = "lbfgs"  # lbfgs | adam
     learning_rate: float | None = None  # None = 1.0 for L-BFGS, 0.02 for Adam
     iterations: int = 50  # at the final scale; each coarser level runs twice as many

@@ -50,6 +50,13 @@ def schedule(size: int, iterations: int, scales: int | None, min_scale: int) -> 
     return [Level(max(16, round(size / 2**k)), iterations * COARSE_FACTOR**k) for k in reversed(range(scales))]
 
 
+def refine_schedule(size: int, iterations: int, scales: int | None, min_scale: int) -> list[Level]:
+    """Levels for refining a feed-forward first guess (``--init fast``): the picture's layout is already set, so
+    only the two finest levels of :func:`schedule` run, each with half its iterations (at least one)."""
+    full = schedule(size, iterations, scales, min_scale)[-2:]
+    return [Level(lv.long_side, max(1, lv.iterations // 2)) for lv in full]
+
+
 def _prepare(content: torch.Tensor, style: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Content and style as the optimiser sees them under a colour-preservation mode."""
     if mode == "luminance":
@@ -189,7 +196,7 @@ def stylize_tensor(
 
     ``callback`` gets a :class:`Progress` after every iteration; when it returns True (or raises
     :class:`StopRequested`), or on Ctrl-C, the run ends with :class:`Interrupted` holding the image so
-    far. ``progress``: a tqdm bar. For the benchmarks: ``levels`` replaces ``schedule(...)`` of ``cfg``,
+    far. ``progress``: a tqdm bar. ``levels`` replaces ``schedule(...)`` of ``cfg`` (``--init fast``, benchmarks),
     and ``bounds=None`` runs plain, unprojected Gatys (see :func:`optimize`)."""
     torch.manual_seed(cfg.seed)
     bf16 = cfg.precision == "bf16"
