@@ -13,7 +13,7 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from artforge.core.errors import ArtforgeError
-from artforge.data import images
+from artforge.data import image_io, images
 
 
 def _noise(size: tuple[int, int] = (64, 64), seed: int = 0) -> Image.Image:
@@ -126,16 +126,16 @@ def test_pixel_limit_monkeypatched(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     p = tmp_path / "big.png"
     Image.new("RGB", (64, 64), (1, 2, 3)).save(p)
     before = Image.MAX_IMAGE_PIXELS
-    monkeypatch.setattr(images, "MAX_PIXELS", 1000)  # 4096 px > 2 x 1000: PIL's hard error
+    monkeypatch.setattr(image_io, "MAX_PIXELS", 1000)  # 4096 px > 2 x 1000: PIL's hard error
     with pytest.raises(ArtforgeError, match="too many pixels") as e:
         images.load(p)
     assert "1,000" in str(e.value) and "decompression bomb" in str(e.value)
     assert Image.MAX_IMAGE_PIXELS == before
-    monkeypatch.setattr(images, "MAX_PIXELS", 3000)  # 1x..2x the limit: PIL only warns; still refused
+    monkeypatch.setattr(image_io, "MAX_PIXELS", 3000)  # 1x..2x the limit: PIL only warns; still refused
     with pytest.raises(ArtforgeError, match="too many pixels"):
         images.load(p)
     assert Image.MAX_IMAGE_PIXELS == before
-    monkeypatch.setattr(images, "MAX_PIXELS", 4096)  # exactly at the limit: fine
+    monkeypatch.setattr(image_io, "MAX_PIXELS", 4096)  # exactly at the limit: fine
     assert images.load(p).size == (64, 64)
     assert Image.MAX_IMAGE_PIXELS == before
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from PIL import Image
 
 from artforge.core.errors import ArtforgeError
-from artforge.data import images
+from artforge.data import image_io
 
 PREFIX = "sample:"
 PAINTINGS = {
@@ -36,9 +36,9 @@ def is_sample(spec: object) -> bool:
     return isinstance(spec, str) and spec.startswith(PREFIX)
 
 
-def open_image(spec: str | os.PathLike[str], what: str = "image", min_side: int = images.MIN_SIDE) -> Image.Image:
+def open_image(spec: str | os.PathLike[str], what: str = "image", min_side: int = image_io.MIN_SIDE) -> Image.Image:
     """``sample:NAME`` or an image file, as upright 8-bit RGB (``what`` names it in errors)."""
-    return load(str(spec)) if is_sample(spec) else images.load(spec, what, min_side)
+    return load(str(spec)) if is_sample(spec) else image_io.load(spec, what, min_side)
 
 
 def load(spec: str) -> Image.Image:
