@@ -108,3 +108,19 @@ def test_an_image_larger_than_a_tile_goes_to_pytorch(cache: Path, photo_dir: Pat
     assert r == {"rc": 0, "torch": True}
     with Image.open(out) as im:
         assert im.size == Image.open(photo_dir / "content.png").size
+
+
+def test_a_broken_cached_export_is_one_line(
+    tmp_path: Path, photo_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from artforge.cli.main import main
+
+    monkeypatch.setenv("ARTFORGE_CACHE", str(tmp_path / "cache"))
+    onnx = quick.cached_onnx(quick.models_dir() / "johnson-mountains.safetensors")
+    onnx.parent.mkdir(parents=True)
+    onnx.write_bytes(b"not an onnx model")
+    out = tmp_path / "out.png"
+    rc = main(["stylize", "--model", "johnson-mountains", str(photo_dir / "content.png"), "-o", str(out), "-q"])
+    lines = capsys.readouterr().err.splitlines()
+    assert rc == 1 and len(lines) == 1 and "delete it" in lines[0] and str(onnx) in lines[0], lines
+    assert not out.exists()

@@ -106,7 +106,11 @@ def session(path: Path, device: str) -> Any:
     providers = [p for p in wanted if p in ort.get_available_providers()]
     opts = ort.SessionOptions()
     opts.log_severity_level = 3  # errors only
-    return ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+    try:
+        return ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+    except Exception as e:  # noqa: BLE001 - onnxruntime's errors (InvalidProtobuf, Fail, ...) derive from Exception
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise ArtforgeError(f"{path}: unreadable cached ONNX export ({first}); delete it to export it again") from None
 
 
 def stylize_one(
