@@ -24,7 +24,7 @@ from PIL import Image
 
 from _common import content_image, machine_info, print_header, style_image, table
 from artforge import api
-from artforge.data.images import resize_long, to_image, to_tensor
+from artforge.data.images import resize_long, to_tensor
 from artforge.feedforward.first_guess import DEFAULT_MODEL, first_guess, load_for_init
 from artforge.gatys.config import StylizeConfig
 from artforge.gatys.progress import Interrupted, Progress
@@ -65,7 +65,7 @@ def time_to_reach(
     style_spec: str,
     cfg: StylizeConfig,
     model: str,
-    goal: tuple,
+    goal: tuple[float, float],
     budget: float,
 ) -> tuple[float | None, int]:
     """Seconds (first guess included) until the fast run's final-level iterate reaches ``goal``; None if not in
