@@ -15,6 +15,9 @@ from artforge.core.device import resolve_device
 from artforge.core.download import cache_dir
 from artforge.core.errors import ArtforgeError
 from artforge.data import catalog, color, images, samples
+from artforge.data.image_io import MAX_PIXELS, read_params
+from artforge.data.image_io import load as load_image
+from artforge.data.image_io import save as save_image
 from artforge.families import registry
 from artforge.families.base import GeneratorFamily
 from artforge.families.config import TrainConfig
@@ -46,6 +49,7 @@ from artforge.train.projection import run_projection
 from artforge.train.sampling import run_sampling
 
 __all__ = [
+    "MAX_PIXELS", "Interrupted", "Progress", "load_image", "read_params", "sample_paintings", "save_image",
     "ArtforgeError", "BACKBONES", "DEFAULT_SAMPLES", "DEFAULT_TEMPORAL_WEIGHT", "METRICS", "MetricOptions",
     "StylizeConfig", "TrainConfig", "TrainingInterrupted", "cache_dir", "compare", "encoder_for", "evaluate",
     "export_model", "fetch_dataset", "fetch_weights", "list_datasets", "list_models", "list_weights",
@@ -300,6 +304,11 @@ def stylize_with_model(
 def list_models(root: str = "runs") -> list[dict[str, Any]]:
     """Shipped models and trained styliser runs under ``root``: ``[{name, kind, source, path, description}]``."""
     return stylizers.list_models(root)
+
+
+def sample_paintings() -> dict[str, Path]:
+    """The bundled paintings (``sample:NAME`` styles): name -> image file."""
+    return {name: samples.painting_path(name) for name in samples.PAINTINGS}
 
 
 def list_weights() -> list[dict[str, Any]]:
