@@ -62,7 +62,8 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--mask", action="append", default=[], help="one greyscale mask per style: its region")
     g.add_argument("--preserve-color", choices=["none", "luminance", "histogram"], default=S)
     g = p.add_argument_group("optimisation")
-    g.add_argument("--init", default=S, help="content, noise, or an image path (content)")
+    init_help = "content, noise, an image path, or fast[:MODEL]: refine a feed-forward picture (content)"
+    g.add_argument("--init", default=S, help=init_help)
     g.add_argument("--optimizer", choices=["lbfgs", "adam"], default=S)
     g.add_argument("--learning-rate", type=float, default=S)
     g.add_argument("--iterations", type=int, default=S, help="at full size; each coarser level runs twice as many (50)")
