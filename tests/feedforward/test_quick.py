@@ -78,7 +78,9 @@ def test_first_use_exports_then_runs_without_torch_and_matches_pytorch(
     assert images.read_params(again) == images.read_params(ref)
 
 
-def test_plan_takes_only_what_it_runs_as_pytorch_does(tmp_path: Path, photo_dir: Path) -> None:
+def test_plan_takes_only_what_it_runs_as_pytorch_does(
+    tmp_path: Path, photo_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     content, out = str(photo_dir / "content.png"), str(tmp_path / "out.png")
 
     def plan(model: str = "johnson-mountains", inputs: tuple[str, ...] = (content,), output: str = out,
@@ -99,6 +101,12 @@ def test_plan_takes_only_what_it_runs_as_pytorch_does(tmp_path: Path, photo_dir:
     assert plan(masks=(content,)) is None and plan(device="cuda") is None
     assert plan(preserve_color="luminance") is None and plan(precision="bf16") is None
     assert plan(strength=2.0) is None  # invalid: PyTorch's one-line error
+
+    monkeypatch.setattr(quick, "nvidia_gpu", lambda: True)  # a GPU, and an onnxruntime without CUDA: PyTorch's
+    monkeypatch.setattr(quick, "providers", lambda: ["CPUExecutionProvider"])
+    assert plan() is None and plan(device="cpu") is not None
+    monkeypatch.setattr(quick, "providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert plan() is not None
 
 
 def test_an_image_larger_than_a_tile_goes_to_pytorch(cache: Path, photo_dir: Path, tmp_path: Path) -> None:

@@ -66,8 +66,9 @@ def plan(
 ) -> Path | None:
     """The shipped model file when this command can run here without torch, else None (the PyTorch path runs it):
     one input file, one output file, a shipped model with the style images it takes, no masks, blends or colour
-    preservation, fp32, on the CPU (``auto`` lets onnxruntime take CUDA where its build has it), onnxruntime
-    installed. Invalid options also answer None, so that the PyTorch path reports them as it always has."""
+    preservation, fp32, on the CPU (``auto``: CUDA where an NVIDIA GPU and onnxruntime's CUDA build are both there;
+    a GPU without the latter goes to PyTorch), onnxruntime installed. Invalid options also answer None, so that
+    the PyTorch path reports them as it always has."""
     simple = opts.preserve_color == "none" and opts.precision == "fp32" and opts.style_blend is None
     if device not in ("auto", "cpu") or masks or len(inputs) != 1 or not simple:
         return None
@@ -86,7 +87,22 @@ def plan(
         opts.validate()
     except ArtforgeError:
         return None
+    if device == "auto" and nvidia_gpu() and "CUDAExecutionProvider" not in providers():
+        return None  # `auto` means CUDA when present: PyTorch has it, this onnxruntime build has not
     return source
+
+
+def nvidia_gpu() -> bool:
+    """Whether the NVIDIA driver shows a GPU (without importing torch or initialising CUDA)."""
+    gpus = Path("/proc/driver/nvidia/gpus")
+    return Path("/dev/nvidia0").exists() or (gpus.is_dir() and any(gpus.iterdir()))
+
+
+def providers() -> list[str]:
+    """onnxruntime's execution providers in this build."""
+    import onnxruntime as ort  # noqa: PLC0415 - lazy: optional [export] extra, ~0.3 s to import
+
+    return list(ort.get_available_providers())
 
 
 def _load(spec: str, size: int | None, what: str, min_side: int = image_io.MIN_SIDE) -> np.ndarray[Any, Any]:
