@@ -10,7 +10,20 @@ from artforge.core.errors import ArtforgeError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from artforge.cli import data, demo, evaluate, export, models, project, sample, stylize, train, video, weights
+    from artforge.cli import (
+        data,
+        demo,
+        evaluate,
+        export,
+        models,
+        project,
+        sample,
+        serve,
+        stylize,
+        train,
+        video,
+        weights,
+    )
 
     parser = argparse.ArgumentParser(prog="artforge", description="Neural style transfer and generative image models.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -25,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_parser(sub)
     models.add_parser(sub)
     video.add_parser(sub)
+    serve.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,242 @@
+"""The studio's Gradio Blocks: Instant, Paint and Gallery tabs; every action is also an API endpoint."""
+# No `from __future__ import annotations` here: Gradio finds gr.Request / gr.SelectData parameters by their
+# annotations, which must be real objects because gradio itself is imported inside build().
+
+import os
+from pathlib import Path
+from typing import Any
+
+from artforge import api
+from artforge.studio.pages import caption, gallery_rows, one_line, open_job, owner_of, params_text, progress_html
+from artforge.studio.service import PRESERVE, UPLOAD, Studio
+from artforge.studio.tasks import PREVIEW
+
+# After a job is submitted or opened, the address bar holds ?job=ID: a refresh or a copied link shows it again.
+SET_URL_JS = """(id) => { if (id) { const u = new URL(window.location.href); u.searchParams.set('job', id);
+  window.history.replaceState(null, '', u.toString()); } return []; }"""
+
+
+def _thumbnails(studio: Studio) -> list[tuple[str, str]]:
+    """Small copies of the bundled paintings for the style pickers."""
+    out = []
+    for name, path in studio.paintings.items():
+        img = api.load_image(path, "painting")
+        img.thumbnail((192, 192))
+        dest = Path(studio.serve_path(path, f"{name}.jpg"))
+        img.save(dest, quality=85)
+        out.append((os.fspath(dest), name))
+    return out
+
+
+def build(studio: Studio) -> Any:
+    """The Blocks app over a started :class:`Studio`."""
+    import gradio as gr  # noqa: PLC0415 - lazy: optional [web] extra, ~2 s to import
+
+    thumbs = _thumbnails(studio)
+    names = [n for _, n in thumbs]
+    models = [r["name"] for r in studio.models()]
+    adain = {r["name"] for r in studio.models() if r["kind"] == "adain"}
+    skip = gr.skip
+
+    def style_picker(prefix: str) -> tuple[Any, Any]:
+        pick = gr.Gallery(
+            value=thumbs, label="Bundled paintings (click one)", columns=3, height=180, allow_preview=False,
+            elem_id=f"{prefix}-paintings",
+        )  # fmt: skip
+        style = gr.Radio([*names, UPLOAD], value=names[0], label="Style", elem_id=f"{prefix}-style")
+        upload = gr.File(label="Style image (when Style is 'upload')", elem_id=f"{prefix}-style-upload")
+
+        def chosen(evt: gr.SelectData) -> str:
+            return str(names[int(evt.index)])
+
+        pick.select(chosen, None, style, api_visibility="private")
+        return style, upload
+
+    with gr.Blocks(title="artforge studio", analytics_enabled=False) as demo:
+        gr.Markdown("# artforge studio\nStyle transfer on your own machine. Jobs keep running if you close the tab.")
+        url_msg = gr.Markdown(elem_id="url-msg")
+        with gr.Tabs(selected="instant") as tabs:
+            # ---------------------------------------------------------------- Instant
+            with gr.Tab("Instant", id="instant"):
+                with gr.Row():
+                    with gr.Column():
+                        i_content = gr.File(label="Photo", elem_id="instant-content")
+                        i_model = gr.Dropdown(models, value=models[0] if models else None, label="Model",
+                                              elem_id="instant-model")  # fmt: skip
+                        i_style, i_style_up = style_picker("instant")
+                        i_alpha = gr.Slider(0, 1, value=1.0, step=0.05, label="Alpha (AdaIN: 0 photo, 1 style)")
+                        i_size = gr.Slider(64, 1024, value=512, step=32, label="Size (long side, px)")
+                        i_go = gr.Button("Stylise", variant="primary", elem_id="instant-go")
+                    with gr.Column():
+                        i_msg = gr.Markdown(elem_id="instant-msg")
+                        i_job = gr.Textbox(label="Job", interactive=False, elem_id="instant-job")
+                        i_result = gr.Image(label="Result", type="filepath", interactive=False, format="png",
+                                            elem_id="instant-result")  # fmt: skip
+                        i_file = gr.File(label="Download (PNG with its parameters)", elem_id="instant-download")
+            # ---------------------------------------------------------------- Paint
+            with gr.Tab("Paint", id="paint"):
+                with gr.Row():
+                    with gr.Column():
+                        p_content = gr.File(label="Content photo", elem_id="paint-content")
+                        p_style, p_style_up = style_picker("paint")
+                        p_size = gr.Slider(64, 1024, value=256, step=32, label="Size (long side, px)",
+                                           elem_id="paint-size")  # fmt: skip
+                        p_iters = gr.Slider(1, 500, value=50, step=1, label="Iterations (finest level)",
+                                            elem_id="paint-iterations")  # fmt: skip
+                        p_weight = gr.Slider(0.1, 10, value=1.0, step=0.1, label="Style strength")
+                        p_color = gr.Radio(list(PRESERVE), value="none", label="Colour preservation")
+                        with gr.Row():
+                            p_go = gr.Button("Paint", variant="primary", elem_id="paint-go")
+                            p_cancel = gr.Button("Cancel", variant="stop", elem_id="paint-cancel")
+                    with gr.Column():
+                        p_msg = gr.Markdown(elem_id="paint-msg")
+                        p_job = gr.Textbox(label="Job", interactive=False, elem_id="paint-job")
+                        p_progress = gr.HTML(elem_id="paint-progress")
+                        p_preview = gr.Image(label="So far", type="filepath", interactive=False,
+                                             elem_id="paint-preview")  # fmt: skip
+                        p_result = gr.Image(label="Result", type="filepath", interactive=False, format="png",
+                                            elem_id="paint-result")  # fmt: skip
+                        p_file = gr.File(label="Download (PNG with its parameters)", elem_id="paint-download")
+                p_seen = gr.State("")
+                timer = gr.Timer(1.0)
+            # ---------------------------------------------------------------- Gallery
+            with gr.Tab("Gallery", id="gallery") as g_tab:
+                g_refresh = gr.Button("Refresh", elem_id="gallery-refresh")
+                g_ids = gr.State([])
+                g_images = gr.Gallery(label="Your finished jobs", columns=4, elem_id="gallery-images")
+                g_job = gr.Textbox(label="Job", elem_id="gallery-job")
+                g_params = gr.Code(label="Parameters", language="json", elem_id="gallery-params")
+                g_file = gr.File(label="Download (PNG with its parameters)", elem_id="gallery-download")
+                g_delete = gr.Button("Delete", variant="stop", elem_id="gallery-delete")
+                g_msg = gr.Markdown(elem_id="gallery-msg")
+                g_rows = gr.JSON(visible=False)
+
+        # ---------------------------------------------------------------- Instant handlers
+        def instant(content: Any, model: str, style: str, style_up: Any, alpha: float, size: float,
+                    request: gr.Request) -> tuple[str, str, Any, Any]:  # fmt: skip
+            owner = owner_of(request)
+            job, msg = one_line(lambda: studio.submit_instant(owner, content, model, style, style_up, size, alpha))
+            if job is None:
+                return "", msg, None, None
+            return show_instant(owner, job.id, wait=True)
+
+        def show_instant(owner: str, job_id: str, wait: bool = False) -> tuple[str, str, Any, Any]:
+            view, msg = one_line(lambda: studio.wait(owner, job_id, 300) if wait else studio.view(owner, job_id))
+            if view is None:
+                return job_id, msg, None, None
+            if view.result is None:
+                return job_id, view.line, None, None
+            served, msg = one_line(lambda: studio.serve(owner, job_id, str(view.job.result)))
+            return job_id, msg or view.line, served, served
+
+        i_go.click(instant, [i_content, i_model, i_style, i_style_up, i_alpha, i_size],
+                   [i_job, i_msg, i_result, i_file], api_name="instant")  # fmt: skip
+        i_model.change(lambda m: gr.update(interactive=m in adain), i_model, i_style, api_visibility="private")
+        i_job.change(None, i_job, None, js=SET_URL_JS, api_visibility="private")
+
+        # ---------------------------------------------------------------- Paint handlers
+        def paint(content: Any, style: str, style_up: Any, size: float, iterations: float, weight: float,
+                  color: str, request: gr.Request) -> tuple[str, str]:  # fmt: skip
+            owner = owner_of(request)
+            job, msg = one_line(
+                lambda: studio.submit_paint(owner, content, style, style_up, size, iterations, weight, color)
+            )
+            return (job.id, f"job {job.id} submitted") if job is not None else ("", msg)
+
+        def poll(job_id: str, seen: str, request: gr.Request) -> tuple[Any, ...]:
+            """Status, progress, preview, result, download and what was shown; skips when nothing changed."""
+            if not job_id:
+                return ("", None, None, None, "") if seen else (skip(),) * 5
+            owner = owner_of(request)
+            view, msg = one_line(lambda: studio.view(owner, job_id))
+            if view is None:
+                return (f"<div>{msg}</div>", None, None, None, "")
+            mtime = view.preview.stat().st_mtime_ns if view.preview else 0
+            key = f"{job_id}:{view.job.status}:{view.job.progress:.4f}:{view.job.message}:{mtime}"
+            if key == seen:
+                return (skip(),) * 5
+            preview = one_line(lambda: studio.serve(owner, job_id, PREVIEW))[0] if view.preview else None
+            result = one_line(lambda: studio.serve(owner, job_id, str(view.job.result)))[0] if view.result else None
+            return (progress_html(view), preview, result, result, key)
+
+        def cancel(job_id: str, request: gr.Request) -> str:
+            job, msg = one_line(lambda: studio.cancel(owner_of(request), job_id))
+            return msg if job is None else f"job {job.id}: cancel requested"
+
+        p_go.click(paint, [p_content, p_style, p_style_up, p_size, p_iters, p_weight, p_color], [p_job, p_msg],
+                   api_name="paint")  # fmt: skip
+        p_cancel.click(cancel, p_job, p_msg, api_name="cancel")
+        poll_out = [p_progress, p_preview, p_result, p_file, p_seen]
+        timer.tick(poll, [p_job, p_seen], poll_out, show_progress="hidden", api_visibility="private")
+        p_job.change(poll, [p_job, p_seen], poll_out, show_progress="hidden", api_visibility="private")
+        p_job.change(None, p_job, None, js=SET_URL_JS, api_visibility="private")
+
+        def job_status(job_id: str, request: gr.Request) -> dict[str, Any]:
+            view, msg = one_line(lambda: studio.view(owner_of(request), job_id))
+            if view is None:
+                return {"error": msg}
+            j = view.job
+            return {"id": j.id, "kind": j.kind, "status": j.status, "progress": j.progress, "message": j.message,
+                    "position": view.position, "error": j.error, "line": view.line}  # fmt: skip
+
+        g_status_in = gr.Textbox(visible=False)
+        g_status_in.submit(job_status, g_status_in, g_rows, api_name="job")
+
+        # ---------------------------------------------------------------- Gallery handlers
+        def serve_or_none(owner: str, job_id: str, name: str) -> str | None:
+            return one_line(lambda: studio.serve(owner, job_id, name))[0]
+
+        def show_gallery(request: gr.Request) -> tuple[list[tuple[str, str]], list[str], str]:
+            owner = owner_of(request)
+            items, ids = [], []
+            for j in studio.gallery(owner):
+                served = serve_or_none(owner, j.id, str(j.result))
+                if served:
+                    items.append((served, caption(j)))
+                    ids.append(j.id)
+            return items, ids, "" if ids else "no finished jobs yet"
+
+        def select(ids: list[str], evt: gr.SelectData) -> str:
+            return ids[evt.index] if 0 <= evt.index < len(ids) else ""
+
+        def details(job_id: str, request: gr.Request) -> tuple[str, Any, str]:
+            owner = owner_of(request)
+            if not job_id:
+                return "", None, ""
+            view, msg = one_line(lambda: studio.view(owner, job_id))
+            if view is None:
+                return "", None, msg
+            served = one_line(lambda: studio.serve(owner, job_id, str(view.job.result)))[0] if view.result else None
+            return params_text(view.job), served, view.line
+
+        def delete(job_id: str, request: gr.Request) -> str:
+            _, msg = one_line(lambda: studio.delete(owner_of(request), job_id))
+            return msg or f"job {job_id} deleted"
+
+        g_out = [g_images, g_ids, g_msg]
+        g_refresh.click(show_gallery, None, g_out, api_visibility="private")
+        g_tab.select(show_gallery, None, g_out, api_visibility="private")
+        g_images.select(select, g_ids, g_job, api_visibility="private")
+        g_job.change(details, g_job, [g_params, g_file, g_msg], api_name="download")
+        deleted = g_delete.click(delete, g_job, g_msg, api_name="delete")
+        deleted.then(show_gallery, None, g_out, api_visibility="private")
+        g_rows_btn = gr.Button(visible=False)
+
+        def rows(request: gr.Request) -> list[dict[str, Any]]:
+            return gallery_rows(studio, owner_of(request))
+
+        g_rows_btn.click(rows, None, g_rows, api_name="gallery")
+
+        # ---------------------------------------------------------------- ?job=ID
+        def on_load(request: gr.Request) -> tuple[Any, ...]:
+            owner = owner_of(request)
+            tab, job_id, msg = open_job(studio, owner, request.query_params.get("job"))
+            if tab == "paint":
+                return gr.Tabs(selected="paint"), job_id, skip(), skip(), skip(), skip(), msg
+            if job_id:
+                shown = show_instant(owner, job_id)
+                return gr.Tabs(selected="instant"), skip(), *shown, msg
+            return skip(), skip(), skip(), skip(), skip(), skip(), msg
+
+        demo.load(on_load, None, [tabs, p_job, i_job, i_msg, i_result, i_file, url_msg], api_visibility="private")
+    return demo

@@ -1,0 +1,78 @@
+"""The page handlers, independent of Gradio's layout: each takes the user's inputs and the owner, calls the
+:class:`Studio`, and turns every user error into one line for the page (never a traceback)."""
+
+from __future__ import annotations
+
+import html
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from artforge import api
+from artforge.studio.jobs import Job
+from artforge.studio.service import JobView, Studio
+
+T = TypeVar("T")
+LOCAL_USER = "local"  # the owner of every job when the studio runs without --auth
+
+
+def owner_of(request: Any) -> str:
+    """The signed-in Gradio user, or ``local`` without auth."""
+    name = getattr(request, "username", None) if request is not None else None
+    return str(name) if name else LOCAL_USER
+
+
+def one_line(action: Callable[[], T]) -> tuple[T | None, str]:
+    """``(result, "")``, or ``(None, message)`` where the message is one line: a user error as artforge words it,
+    anything else by its type (its traceback goes to the server's log, not the page)."""
+    try:
+        return action(), ""
+    except api.ArtforgeError as e:
+        return None, str(e).splitlines()[0] if str(e) else "error"
+    except Exception as e:  # noqa: BLE001 - the page shows one line; the server log keeps the trace
+        traceback.print_exc(file=sys.stderr)
+        return None, f"internal error ({type(e).__name__}); the server log has the details"
+
+
+def progress_html(view: JobView | None) -> str:
+    """A progress bar and the job's status line."""
+    if view is None:
+        return ""
+    j = view.job
+    value = 1.0 if j.status == "done" else j.progress
+    return (
+        f'<div class="artforge-progress" data-status="{j.status}">'
+        f'<progress max="1" value="{value:.3f}" style="width:100%"></progress>'
+        f"<div>{html.escape(view.line)}</div></div>"
+    )
+
+
+def params_text(job: Job) -> str:
+    return json.dumps({"id": job.id, "kind": job.kind, **job.params}, indent=1, sort_keys=True)
+
+
+def caption(job: Job) -> str:
+    p = job.params
+    what = p.get("model") if job.kind == "instant" else f"paint {p.get('size')} px"
+    style = p.get("style_name") or ""
+    return f"{job.id} · {what}" + (f" · {style}" if style else "")
+
+
+def gallery_rows(studio: Studio, owner: str) -> list[dict[str, Any]]:
+    """The owner's finished jobs as plain data (the API's view of the Gallery)."""
+    return [
+        {"id": j.id, "kind": j.kind, "status": j.status, "params": j.params, "finished": j.finished}
+        for j in studio.gallery(owner)
+    ]
+
+
+def open_job(studio: Studio, owner: str, job_id: str | None) -> tuple[str, str, str]:
+    """For ``?job=ID``: (tab to show, the job id, a message); an unknown or foreign id says so in one line."""
+    if not job_id:
+        return "instant", "", ""
+    view, msg = one_line(lambda: studio.view(owner, job_id))
+    if view is None:
+        return "instant", "", msg
+    return ("paint" if view.job.kind == "paint" else "instant"), view.job.id, ""

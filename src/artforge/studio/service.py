@@ -1,0 +1,169 @@
+"""The studio without its pages: submit, watch, cancel and delete jobs for one owner at a time; the Gradio
+pages and API endpoints are thin wrappers around it, and the tests drive it directly."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from artforge import api
+from artforge.studio.jobs import Job, JobStore
+from artforge.studio.runner import Runner
+from artforge.studio.settings import ServeOptions
+from artforge.studio.tasks import PREVIEW, TASKS
+from artforge.studio.uploads import check_image
+
+PRESERVE = ("none", "luminance", "histogram")
+UPLOAD = "upload"  # the style choice that means "the uploaded style image"
+SIZES = (16, 2048)  # long side limits of a job, px
+
+
+@dataclass(frozen=True)
+class JobView:
+    """What a page shows of a job."""
+
+    job: Job
+    position: int  # in its lane's queue; 0 when not queued
+    preview: Path | None
+    result: Path | None
+
+    @property
+    def line(self) -> str:
+        j = self.job
+        if j.status == "queued":
+            return f"job {j.id}: queued, position {self.position} in the {j.lane} lane"
+        if j.status == "running":
+            return f"job {j.id}: running · {j.message}" if j.message else f"job {j.id}: running"
+        if j.status == "done":
+            took = f" in {j.finished - j.started:.1f} s" if j.finished and j.started else ""
+            return f"job {j.id}: done{took}"
+        return f"job {j.id}: {j.status}" + (f" · {j.error}" if j.error else "")
+
+
+def _choice(value: Any, allowed: tuple[str, ...], what: str) -> str:
+    if value not in allowed:
+        raise api.ArtforgeError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
+    return str(value)
+
+
+def _number(value: Any, lo: float, hi: float, what: str) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise api.ArtforgeError(f"{what} must be a number, not {value!r}") from None
+    if not lo <= x <= hi:
+        raise api.ArtforgeError(f"{what} must be in [{lo:g}, {hi:g}], not {x:g}")
+    return x
+
+
+class Studio:
+    """One studio: a job store in ``opts.data_dir`` and its worker lanes. :meth:`start` before use."""
+
+    def __init__(self, opts: ServeOptions) -> None:
+        self.opts = opts
+        self.store = JobStore(opts.data_dir)
+        self.runner = Runner(self.store, TASKS, heavy=opts.heavy_workers, light=opts.light_workers)
+        self.outbox: Path | None = None
+        self.paintings = api.sample_paintings()
+
+    def start(self) -> int:
+        """Open the store (returns how many jobs of a previous server became interrupted) and start the workers."""
+        n = self.store.open()
+        self.outbox = Path(tempfile.mkdtemp(prefix="artforge-studio-"))
+        self.runner.start()
+        return n
+
+    def stop(self) -> None:
+        self.runner.stop()
+        if self.outbox is not None:
+            shutil.rmtree(self.outbox, ignore_errors=True)
+
+    def models(self) -> list[dict[str, Any]]:
+        return api.list_models(str(self.opts.data_dir / "runs"))
+
+    def _style(self, choice: Any, upload: str | None) -> tuple[str, str, Any]:
+        """(spec for the job, name for its parameters, image to save as style.png or None)."""
+        choice = _choice(choice, (*self.paintings, UPLOAD), "style")
+        if choice != UPLOAD:
+            return f"sample:{choice}", f"sample:{choice}", None
+        img = check_image(upload, "style image", self.opts.max_upload_bytes)
+        return "style.png", Path(str(upload)).name, img
+
+    def submit_paint(
+        self, owner: str, content: str | None, style: str, style_upload: str | None = None, size: float = 256,
+        iterations: float = 50, style_weight: float = 1.0, preserve_color: str = "none",
+    ) -> Job:  # fmt: skip
+        """A Paint (Gatys) job in the heavy lane; every input is checked before anything is queued."""
+        c_img = check_image(content, "content image", self.opts.max_upload_bytes)
+        spec, style_name, s_img = self._style(style, style_upload)
+        params = {
+            "content_name": Path(str(content)).name, "style": spec, "style_name": style_name,
+            "size": int(_number(size, 64, SIZES[1], "size")),
+            "iterations": int(_number(iterations, 1, 2000, "iterations")),
+            "style_weight": _number(style_weight, 0, 1e6, "style weight"),
+            "preserve_color": _choice(preserve_color, PRESERVE, "colour preservation"),
+        }  # fmt: skip
+        return self.runner.submit(owner, "paint", params, lambda d: self._save_inputs(d, c_img, s_img))
+
+    def submit_instant(
+        self, owner: str, content: str | None, model: str, style: str | None = None, style_upload: str | None = None,
+        size: float = 512, alpha: float = 1.0,
+    ) -> Job:  # fmt: skip
+        """An Instant (feed-forward) job in the light lane; AdaIN models take a style, the others none."""
+        rows = {r["name"]: r for r in self.models()}
+        model = _choice(model, tuple(rows), "model")
+        c_img = check_image(content, "content image", self.opts.max_upload_bytes)
+        spec, style_name, s_img = ("", "", None)
+        if rows[model]["kind"] == "adain":
+            spec, style_name, s_img = self._style(style or next(iter(self.paintings)), style_upload)
+        params = {
+            "content_name": Path(str(content)).name, "model": model, "style": spec, "style_name": style_name,
+            "size": int(_number(size, 64, SIZES[1], "size")), "alpha": _number(alpha, 0, 1, "alpha"),
+        }  # fmt: skip
+        return self.runner.submit(owner, "instant", params, lambda d: self._save_inputs(d, c_img, s_img))
+
+    @staticmethod
+    def _save_inputs(folder: Path, content: Any, style: Any) -> None:
+        api.save_image(content, folder / "content.png", png_level=1)
+        if style is not None:
+            api.save_image(style, folder / "style.png", png_level=1)
+
+    def view(self, owner: str, job_id: str) -> JobView:
+        job = self.store.get(owner, job_id)
+        folder = self.store.job_dir(job.id)
+        preview = folder / PREVIEW if (folder / PREVIEW).is_file() else None
+        result = self.store.file(owner, job.id, job.result) if job.status == "done" and job.result else None
+        return JobView(job, self.store.position(job), preview, result)
+
+    def wait(self, owner: str, job_id: str, timeout: float = 300.0) -> JobView:
+        self.store.get(owner, job_id)
+        self.runner.wait(job_id, timeout)
+        return self.view(owner, job_id)
+
+    def cancel(self, owner: str, job_id: str) -> Job:
+        return self.runner.cancel(owner, job_id)
+
+    def delete(self, owner: str, job_id: str) -> None:
+        self.store.delete(owner, job_id)
+
+    def gallery(self, owner: str) -> list[Job]:
+        """``owner``'s finished jobs, newest first."""
+        return self.store.list(owner, ("done",))
+
+    def serve(self, owner: str, job_id: str, name: str) -> str:
+        """A copy of a file of ``owner``'s job, in this server's outbox, for the page to show or download
+        (the data dir itself is never served); the name tells whose job it came from."""
+        src = self.store.file(owner, job_id, name)
+        return self.serve_path(src, f"artforge-{job_id}-{name}")
+
+    def serve_path(self, src: Path, name: str) -> str:
+        if self.outbox is None:
+            raise api.ArtforgeError("the studio has not started")
+        folder = Path(tempfile.mkdtemp(dir=self.outbox))
+        dest = folder / name
+        shutil.copyfile(src, dest)
+        return os.fspath(dest)
