@@ -1,0 +1,65 @@
+"""Uploads are checked by decoding them, within a byte limit: real bad files get one line that names them."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from artforge import api
+from artforge.studio.settings import ServeOptions
+from artforge.studio.uploads import check_image
+
+
+def _png(size: tuple[int, int] = (64, 48)) -> bytes:
+    """A PNG of noise (so that its pixel data is long and cutting it short really truncates it)."""
+    buf = io.BytesIO()
+    Image.frombytes(
+        "RGB", size, np.random.default_rng(0).integers(0, 256, size[0] * size[1] * 3, np.uint8).tobytes()
+    ).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_a_good_upload_is_rgb(tmp_path: Path) -> None:
+    p = tmp_path / "photo.jpg"  # the name says JPEG; the bytes are a PNG: decoding decides
+    p.write_bytes(_png())
+    img = check_image(str(p), "content image", 2**20)
+    assert img.mode == "RGB" and img.size == (64, 48)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"just some notes, not a picture\n" * 10, "not an image file"),
+        (_png()[: len(_png()) // 2], "corrupt or truncated"),
+        (b"", "empty"),
+    ],
+    ids=["text-named-png", "truncated-png", "empty"],
+)
+def test_bad_uploads_get_one_line_naming_the_file(tmp_path: Path, data: bytes, expected: str) -> None:
+    p = tmp_path / "holiday.png"
+    p.write_bytes(data)
+    with pytest.raises(api.ArtforgeError, match=expected) as e:
+        check_image(str(p), "content image", 2**20)
+    msg = str(e.value)
+    assert "\n" not in msg and "holiday.png" in msg and str(tmp_path) not in msg
+
+
+def test_too_many_bytes_or_pixels_or_too_small(tmp_path: Path) -> None:
+    big = tmp_path / "big.png"
+    big.write_bytes(_png((400, 400)) + b"\0" * 2**20)
+    with pytest.raises(api.ArtforgeError, match="over the upload limit of 1 MB"):
+        check_image(str(big), "style image", ServeOptions(max_upload_mb=1).max_upload_bytes)
+    bomb = tmp_path / "bomb.png"  # a tiny file that claims 20000 x 20000 px, over artforge's pixel limit
+    Image.new("1", (20000, 20000)).save(bomb, optimize=True)
+    with pytest.raises(api.ArtforgeError, match="decompression bomb"):
+        check_image(str(bomb), "style image", 2**20)
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (8, 8)).save(tiny)
+    with pytest.raises(api.ArtforgeError, match="too small"):
+        check_image(str(tiny), "style image", 2**20)
+    with pytest.raises(api.ArtforgeError, match="upload an image first"):
+        check_image(None, "content image", 2**20)
