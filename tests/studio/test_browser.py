@@ -1,0 +1,124 @@
+"""The studio in a real browser (Chromium through Playwright) against ``artforge serve`` started by the test:
+Instant, Paint with previews, Cancel, a refresh that keeps the job, bad uploads, and the Gallery after a restart."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import expect
+
+from artforge import api
+
+LONG = 120_000  # ms: VGG loads and paints on 2 busy cores
+
+
+def _upload(page: Any, elem_id: str, path: Path) -> None:
+    page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
+    expect(page.locator(f"#{elem_id}")).to_contain_text(path.name)
+
+
+def _job_id(page: Any, elem_id: str) -> str:
+    box = page.locator(f"#{elem_id} textarea, #{elem_id} input").first
+    expect(box).to_have_value(re.compile(r"^[0-9a-f]{12}$"), timeout=LONG)
+    return str(box.input_value())
+
+
+def _paint(page: Any, photo: Path, size: int, iterations: int) -> str:
+    page.get_by_role("tab", name="Paint").click()
+    _upload(page, "paint-content", photo)
+    for elem_id, value in (("paint-size", size), ("paint-iterations", iterations)):
+        box = page.locator(f"#{elem_id} input[type=number]")
+        box.fill(str(value))
+        box.press("Enter")
+        expect(box).to_have_value(str(value))
+    page.locator("#paint-go").click()
+    return _job_id(page, "paint-job")
+
+
+def test_instant_stylisation_of_an_uploaded_photo(studio: Any, page: Any, photo: Path) -> None:
+    page.goto(studio.url)
+    _upload(page, "instant-content", photo)
+    page.locator("#instant-go").click()
+    expect(page.locator("#instant-result img")).to_be_visible(timeout=LONG)
+    expect(page.locator("#instant-msg")).to_contain_text("done")
+    job = _job_id(page, "instant-job")
+    expect(page).to_have_url(re.compile(rf"\?job={job}$"))
+    params = api.read_params(studio.data_dir / "jobs" / job / "result.png")
+    assert params["model"] == "adain-wesnoth-fast" and params["styles"] == ["sample:mountains"]
+
+
+def test_paint_shows_a_preview_then_the_result(studio: Any, page: Any, photo: Path) -> None:
+    page.goto(studio.url)
+    job = _paint(page, photo, size=64, iterations=40)
+    expect(page.locator("#paint-preview img")).to_be_visible(timeout=LONG)
+    expect(page.locator("#paint-result img")).to_be_visible(timeout=LONG)
+    expect(page.locator("#paint-progress")).to_contain_text(f"job {job}: done")
+    expect(page.locator("#paint-progress progress")).to_have_attribute("value", "1.000")
+    result = studio.data_dir / "jobs" / job / "result.png"
+    assert api.load_image(result).size == (64, 43) and api.read_params(result)["content"] == "cat.png"
+
+
+def test_cancel_a_running_paint_job(studio: Any, page: Any, photo: Path) -> None:
+    page.goto(studio.url)
+    job = _paint(page, photo, size=256, iterations=500)
+    expect(page.locator("#paint-progress")).to_contain_text(re.compile(r"level \d/\d .* step \d+/\d+"), timeout=LONG)
+    page.locator("#paint-cancel").click()
+    expect(page.locator("#paint-progress")).to_contain_text(f"job {job}: cancelled", timeout=LONG)
+    expect(page.locator("#paint-result img")).to_have_count(0)
+
+
+def test_a_refresh_and_another_tab_keep_the_job(studio: Any, page: Any, photo: Path) -> None:
+    page.goto(studio.url)
+    job = _paint(page, photo, size=64, iterations=30)
+    expect(page).to_have_url(re.compile(rf"\?job={job}$"))
+    page.reload()
+    other = page.context.new_page()
+    other.goto(page.url)
+    for pg in (page, other):
+        assert _job_id(pg, "paint-job") == job
+        expect(pg.get_by_role("tab", name="Paint")).to_have_attribute("aria-selected", "true")
+        expect(pg.locator("#paint-result img")).to_be_visible(timeout=LONG)
+        expect(pg.locator("#paint-progress")).to_contain_text(f"job {job}: done")
+
+
+def test_bad_uploads_get_a_one_line_message(studio: Any, page: Any, tmp_path: Path) -> None:
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture\n" * 50)
+    page.goto(studio.url)
+    _upload(page, "instant-content", text)
+    page.locator("#instant-go").click()
+    expect(page.locator("#instant-msg")).to_have_text("content image notes.png: not an image file PIL can read")
+    truncated = tmp_path / "cut.png"
+    truncated.write_bytes((Path(api.sample_paintings()["swamp"])).read_bytes()[:5000])
+    page.goto(studio.url)
+    _upload(page, "instant-content", truncated)
+    page.locator("#instant-go").click()
+    expect(page.locator("#instant-msg")).to_contain_text("content image cut.png: corrupt or truncated image")
+    expect(page.locator("#instant-result img")).to_have_count(0)
+
+
+def test_gallery_after_a_server_restart(studio: Any, page: Any, photo: Path, tmp_path: Path) -> None:
+    page.goto(studio.url)
+    _upload(page, "instant-content", photo)
+    page.locator("#instant-go").click()
+    expect(page.locator("#instant-msg")).to_contain_text("done", timeout=LONG)
+    done = _job_id(page, "instant-job")
+    running = _paint(page, photo, size=256, iterations=500)
+    expect(page.locator("#paint-progress")).to_contain_text("step", timeout=LONG)
+
+    studio.restart()  # kill -9 mid-painting, then a new server on the same data dir
+    assert any("interrupted" in ln for ln in studio.lines)
+    page.goto(f"{studio.url}?job={running}")
+    expect(page.locator("#paint-progress")).to_contain_text(f"job {running}: interrupted", timeout=LONG)
+    page.get_by_role("tab", name="Gallery").click()
+    expect(page.locator("#gallery-images")).to_contain_text(done, timeout=LONG)
+    expect(page.locator("#gallery-images img").first).to_be_visible()
+    page.locator("#gallery-images").get_by_text(done).click()
+    expect(page.locator("#gallery-params")).to_contain_text("adain-wesnoth-fast")
+    link = page.locator("#gallery-download a").first
+    expect(link).to_have_attribute("href", re.compile(rf"artforge-{done}-result\.png$"))
+    download = tmp_path / "download.png"  # the bytes the browser gets keep artforge's parameter chunk
+    download.write_bytes(page.request.get(link.get_attribute("href")).body())
+    assert api.read_params(download)["model"] == "adain-wesnoth-fast"
