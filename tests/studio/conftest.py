@@ -91,14 +91,14 @@ def chromium() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server_env(weights_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     gradio_tmp = tmp_path_factory.mktemp("gradio")
     env = {**os.environ, "ARTFORGE_CACHE": str(weights_cache), "GRADIO_TEMP_DIR": str(gradio_tmp)}
     return {**env, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def studio(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudioServer]:
     server = StudioServer(tmp_path_factory.mktemp("studio"), server_env, "--max-upload-mb", "1")
     server.start()
@@ -125,7 +125,7 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """scikit-image's cat, small, as the user's upload."""
     import skimage.data

@@ -112,10 +112,10 @@ def build(studio: Studio) -> Any:
                 g_rows = gr.JSON(visible=False)
 
         # ---------------------------------------------------------------- Instant handlers
-        def instant(content: Any, model: str, style: str, style_up: Any, alpha: float, size: float,
+        def instant(content: Any, model: str, style: str, style_upload: Any, alpha: float, size: float,
                     request: gr.Request) -> tuple[str, str, Any, Any]:  # fmt: skip
             owner = owner_of(request)
-            job, msg = one_line(lambda: studio.submit_instant(owner, content, model, style, style_up, size, alpha))
+            job, msg = one_line(lambda: studio.submit_instant(owner, content, model, style, style_upload, size, alpha))
             if job is None:
                 return "", msg, None, None
             return show_instant(owner, job.id, wait=True)
@@ -135,11 +135,13 @@ def build(studio: Studio) -> Any:
         i_job.change(None, i_job, None, js=SET_URL_JS, api_visibility="private")
 
         # ---------------------------------------------------------------- Paint handlers
-        def paint(content: Any, style: str, style_up: Any, size: float, iterations: float, weight: float,
-                  color: str, request: gr.Request) -> tuple[str, str]:  # fmt: skip
+        def paint(content: Any, style: str, style_upload: Any, size: float, iterations: float, style_strength: float,
+                  preserve_color: str, request: gr.Request) -> tuple[str, str]:  # fmt: skip
             owner = owner_of(request)
             job, msg = one_line(
-                lambda: studio.submit_paint(owner, content, style, style_up, size, iterations, weight, color)
+                lambda: studio.submit_paint(
+                    owner, content, style, style_upload, size, iterations, style_strength, preserve_color
+                )
             )
             return (job.id, f"job {job.id} submitted") if job is not None else ("", msg)
 

@@ -1,0 +1,88 @@
+"""Every studio endpoint through ``gradio_client``, as a script would call them, and the README's example run for
+real against a studio started by the test."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+from artforge import api
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+@pytest.fixture
+def client(studio: Any) -> Client:
+    return Client(studio.url, verbose=False)
+
+
+def _wait(client: Client, job: str, seconds: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    while True:
+        state: dict[str, Any] = client.predict(job, api_name="/job")
+        if state["status"] not in ("queued", "running") or time.monotonic() > deadline:
+            return state
+        time.sleep(0.3)
+
+
+def test_the_readme_example_runs(studio: Any, photo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = README.read_text(encoding="utf-8")
+    block = re.search(r"<!-- studio-client-example[^>]*-->\s*```python\n(.*?)```", text, re.S)
+    assert block, "README: the studio's gradio_client example is missing"
+    code = block.group(1).replace("http://127.0.0.1:7860/", studio.url)
+    (tmp_path / "photo.jpg").write_bytes(photo.read_bytes())  # a PNG under a .jpg name: sniffed, not trusted
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    out = tmp_path / "photo-swamp.png"
+    assert api.read_params(out)["model"] == "adain-wesnoth-fast" and max(api.load_image(out).size) == 512
+
+
+def test_paint_job_cancel_gallery_download_delete(client: Client, photo: Path, tmp_path: Path) -> None:
+    job, msg = client.predict(
+        content=handle_file(str(photo)), style="altar", style_upload=None, size=64, iterations=10, api_name="/paint"
+    )
+    assert re.fullmatch(r"[0-9a-f]{12}", job) and msg == f"job {job} submitted"
+    long, _ = client.predict(
+        content=handle_file(str(photo)), style="swamp", style_upload=None, size=256, iterations=500, api_name="/paint"
+    )
+    queued = client.predict(long, api_name="/job")
+    assert queued["status"] in ("queued", "running")
+    assert _wait(client, job)["status"] == "done"
+    assert client.predict(long, api_name="/cancel") == f"job {long}: cancel requested"
+    assert _wait(client, long)["status"] == "cancelled"
+
+    rows = client.predict(api_name="/gallery")
+    assert job in [r["id"] for r in rows] and long not in [r["id"] for r in rows]
+    params, png, line = client.predict(job, api_name="/download")
+    assert '"style": "sample:altar"' in params and line.startswith(f"job {job}: done")
+    assert api.read_params(png)["styles"] == ["sample:altar"] and os.path.basename(png) == f"artforge-{job}-result.png"
+    assert client.predict(job, api_name="/delete") == f"job {job} deleted"
+    assert client.predict(job, api_name="/job") == {"error": f"job {job}: no such job"}
+
+
+def test_endpoints_refuse_bad_input_in_one_line(client: Client, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.png"
+    notes.write_text("hello\n")
+    job, msg, shown, png = client.predict(
+        content=handle_file(str(notes)),
+        model="adain-wesnoth-fast",
+        style="swamp",
+        style_upload=None,
+        api_name="/instant",
+    )
+    assert (job, shown, png) == ("", None, None) and msg == "content image notes.png: not an image file PIL can read"
+    _, msg = client.predict(content=handle_file(str(notes)), style="altar", style_upload=None, api_name="/paint")
+    assert msg == "content image notes.png: not an image file PIL can read"
+    with pytest.raises(AppError, match="not in the list of choices"):  # Gradio checks a choice before we see it
+        client.predict(content=handle_file(str(notes)), style="nowhere", style_upload=None, api_name="/paint")
+    for bad in ("../../etc/passwd", "/etc/passwd", "0123456789ab"):
+        assert "no such job" in client.predict(bad, api_name="/job")["error"]
+        assert "no such job" in client.predict(bad, api_name="/cancel")
+        assert "no such job" in client.predict(bad, api_name="/download")[2]
