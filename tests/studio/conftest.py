@@ -134,3 +134,16 @@ def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("uploads") / "cat.png"
     Image.fromarray(skimage.data.chelsea()).resize((96, 64)).save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def auth_studio(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudioServer]:
+    """A studio with two users, ann (pw-ann) and bob (pw-bob)."""
+    users = tmp_path_factory.mktemp("auth") / "users"
+    users.write_text("bob:pw-bob\n")
+    server = StudioServer(
+        tmp_path_factory.mktemp("studio-auth"), server_env, "--auth", "ann:pw-ann", "--auth-file", str(users)
+    )
+    server.start()
+    yield server
+    server.stop()
