@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from PIL import Image
 from playwright.sync_api import expect
 
 from artforge import api
@@ -97,6 +99,17 @@ def test_bad_uploads_get_a_one_line_message(studio: Any, page: Any, tmp_path: Pa
     page.locator("#instant-go").click()
     expect(page.locator("#instant-msg")).to_contain_text("content image cut.png: corrupt or truncated image")
     expect(page.locator("#instant-result img")).to_have_count(0)
+
+
+def test_an_oversize_upload_is_refused_on_the_page(studio: Any, page: Any, tmp_path: Path) -> None:
+    big = tmp_path / "big.png"  # the test studio allows 1 MB; noise does not compress
+    Image.frombytes("RGB", (800, 800), np.random.default_rng(0).integers(0, 256, 800 * 800 * 3, np.uint8)).save(big)
+    assert big.stat().st_size > 2**20
+    page.goto(studio.url)
+    page.locator("#instant-content input[type=file]").set_input_files(str(big))
+    expect(page.locator(".toast-body")).to_contain_text('exceed the maximum allowed size of 1.0 Mb: "big.png"')
+    page.locator("#instant-go").click()
+    expect(page.locator("#instant-msg")).to_have_text("content image: upload an image first")
 
 
 def test_gallery_after_a_server_restart(studio: Any, page: Any, photo: Path, tmp_path: Path) -> None:
