@@ -12,6 +12,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from artforge import api
+from artforge.studio.jobs import JobStore
 
 LONG = 120_000  # ms: VGG loads and paints on 2 busy cores
 
@@ -27,9 +28,12 @@ def _job_id(page: Any, elem_id: str) -> str:
     return str(box.input_value())
 
 
-def _paint(page: Any, photo: Path, size: int, iterations: int) -> str:
+def _paint(page: Any, photo: Path, size: int, iterations: int, painting: str | None = None) -> str:
     page.get_by_role("tab", name="Paint").click()
     _upload(page, "paint-content", photo)
+    if painting is not None:  # chosen from the thumbnails
+        page.locator("#paint-paintings").get_by_text(painting, exact=True).click()
+        expect(page.locator("#paint-style").get_by_label(painting)).to_be_checked()
     for elem_id, value in (("paint-size", size), ("paint-iterations", iterations)):
         box = page.locator(f"#{elem_id} input[type=number]")
         box.fill(str(value))
@@ -69,6 +73,29 @@ def test_cancel_a_running_paint_job(studio: Any, page: Any, photo: Path) -> None
     page.locator("#paint-cancel").click()
     expect(page.locator("#paint-progress")).to_contain_text(f"job {job}: cancelled", timeout=LONG)
     expect(page.locator("#paint-result img")).to_have_count(0)
+
+
+def test_queue_position_and_instant_beside_a_painting(studio: Any, page: Any, photo: Path) -> None:
+    page.goto(studio.url)
+    running = _paint(page, photo, size=256, iterations=500)
+    expect(page.locator("#paint-progress")).to_contain_text("step", timeout=LONG)
+    second = page.context.new_page()
+    second.goto(studio.url)
+    queued = _paint(second, photo, size=64, iterations=10, painting="altar")
+    expect(second.locator("#paint-progress")).to_contain_text(f"job {queued}: queued, position 1 in the heavy lane")
+    assert JobStore(studio.data_dir).get("local", queued).params["style"] == "sample:altar"
+
+    second.get_by_role("tab", name="Instant").click()  # the light lane does not wait for the painting
+    _upload(second, "instant-content", photo)
+    second.locator("#instant-go").click()
+    expect(second.locator("#instant-result img")).to_be_visible(timeout=LONG)
+    expect(page.locator("#paint-progress")).to_contain_text(f"job {running}: running")
+
+    second.goto(f"{studio.url}?job={queued}")
+    second.locator("#paint-cancel").click()
+    expect(second.locator("#paint-progress")).to_contain_text(f"job {queued}: cancelled")
+    page.locator("#paint-cancel").click()
+    expect(page.locator("#paint-progress")).to_contain_text(f"job {running}: cancelled", timeout=LONG)
 
 
 def test_a_refresh_and_another_tab_keep_the_job(studio: Any, page: Any, photo: Path) -> None:
