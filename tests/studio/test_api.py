@@ -44,6 +44,26 @@ def test_the_readme_example_runs(studio: Any, photo: Path, tmp_path: Path, monke
     assert api.read_params(out)["model"] == "adain-wesnoth-fast" and max(api.load_image(out).size) == 512
 
 
+def test_instant_with_an_uploaded_style_and_a_per_style_model(client: Client, photo: Path) -> None:
+    painting = api.sample_paintings()["altar"]
+    job, msg, _, png = client.predict(
+        content=handle_file(str(photo)), model="adain-wesnoth-tiny", style="upload",
+        style_upload=handle_file(str(painting)), alpha=0.5, size=128, api_name="/instant",
+    )  # fmt: skip
+    params = api.read_params(png)
+    assert msg.startswith(f"job {job}: done") and params["alpha"] == 0.5 and params["model"] == "adain-wesnoth-tiny"
+    assert [Path(str(s)).name for s in params["styles"]] == ["style.png"]  # type: ignore[union-attr]
+    job, msg, _, png = client.predict(
+        content=handle_file(str(photo)), model="johnson-mountains", style_upload=None, size=96, api_name="/instant"
+    )
+    assert msg.startswith(f"job {job}: done") and api.read_params(png)["styles"] == []
+    _, msg, _, _ = client.predict(
+        content=handle_file(str(photo)), model="adain-wesnoth-tiny", style="upload", style_upload=None,
+        api_name="/instant",
+    )  # fmt: skip
+    assert msg == "style image: upload an image first"
+
+
 def test_paint_job_cancel_gallery_download_delete(client: Client, photo: Path, tmp_path: Path) -> None:
     job, msg = client.predict(
         content=handle_file(str(photo)), style="altar", style_upload=None, size=64, iterations=10, api_name="/paint"
