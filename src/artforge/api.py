@@ -52,7 +52,7 @@ __all__ = [
     "MAX_PIXELS", "Interrupted", "Progress", "load_image", "read_params", "sample_paintings", "save_image",
     "ArtforgeError", "BACKBONES", "DEFAULT_SAMPLES", "DEFAULT_TEMPORAL_WEIGHT", "METRICS", "MetricOptions",
     "StylizeConfig", "TrainConfig", "TrainingInterrupted", "cache_dir", "compare", "encoder_for", "evaluate",
-    "export_model", "fetch_dataset", "fetch_weights", "list_datasets", "list_models", "list_weights",
+    "export_model", "fetch_dataset", "fetch_weights", "list_datasets", "list_models", "list_runs", "list_weights",
     "load_stylizer", "model_names", "project",
     "resolve_device", "sample", "stylization_metrics", "stylize", "stylize_to_file", "stylize_video",
     "stylize_with_model", "train",
@@ -249,6 +249,28 @@ def train(
 def model_names() -> list[str]:
     """The ``--model`` names of ``artforge train``: every family in the registry."""
     return list(registry.FAMILIES)
+
+
+def list_runs(root: str | os.PathLike[str] = "runs") -> list[dict[str, Any]]:
+    """Trained generator runs (gan, dcgan, vae, stylegan2) directly under ``root`` that hold a checkpoint:
+    ``[{name, model, path, checkpoint, conditional}]``, by name; stylisers are in :func:`list_models`."""
+    base = Path(root)
+    rows: list[dict[str, Any]] = []
+    for run in sorted(base.iterdir()) if base.is_dir() else []:
+        if not (run / "config.json").is_file():
+            continue
+        try:
+            cfg = training.load_run_config(run)
+            if registry.family(cfg.model).is_stylizer:
+                continue
+            last = ckpt.latest(run)
+        except (ArtforgeError, ValueError, OSError):  # a half-written or foreign folder is not a run to offer
+            continue
+        rows.append(
+            {"name": run.name, "model": cfg.model, "path": str(run.resolve()), "checkpoint": last.name,
+             "conditional": bool(cfg.conditional)}
+        )  # fmt: skip
+    return rows
 
 
 def sample(run: str | os.PathLike[str], **options: Any) -> list[Path]:
