@@ -14,7 +14,7 @@ import torch
 from PIL import Image, ImageFilter
 
 from artforge.cli.main import main
-from artforge.data import images
+from artforge.data import images, samples
 from artforge.data.color import luminance
 from artforge.data.samples import painting_path
 from artforge.metrics import structure, tone
@@ -233,3 +233,17 @@ def test_cli_prints_the_new_measures_with_their_directions(
     assert "structure_ssim: 1.0000  (higher is better)" in text
     assert "content_loss: 0.0000  (lower is better)" in text
     assert "better" not in text.replace("is better", "")
+
+
+def test_content_and_style_may_be_bundled_samples(cache_env: Path, tmp_path: Path) -> None:
+    """``sample:NAME`` works for CONTENT and STYLE as it does for ``artforge stylize``, and means the same image."""
+    out = tmp_path / "out.png"
+    samples.open_image("sample:chelsea").resize((96, 64)).save(out)
+    by_name = stylization_metrics(str(out), "sample:chelsea", "sample:swamp", device="cpu")
+    photo, painting = tmp_path / "chelsea.png", tmp_path / "swamp.png"
+    samples.open_image("sample:chelsea").save(photo)
+    samples.open_image("sample:swamp").save(painting)
+    by_file = stylization_metrics(str(out), str(photo), str(painting), device="cpu")
+    assert by_name["structure_ssim"] == pytest.approx(by_file["structure_ssim"])
+    assert by_name["style_loss"] == pytest.approx(by_file["style_loss"], rel=1e-4)
+    assert by_name["structure_ssim"] > 0.9  # the output is the photo itself, resized

@@ -21,7 +21,7 @@ from PIL import Image
 
 from artforge.core.device import resolve_device
 from artforge.core.errors import ArtforgeError
-from artforge.data import images
+from artforge.data import images, samples
 from artforge.data.color import luminance
 from artforge.metrics import structure, tone
 from artforge.nn.encoders import check_layers
@@ -74,8 +74,8 @@ def stylization_metrics(
     s_layers = list(style_layers or STYLE_LAYERS)
     c_layers = list(content_layers)
     out_img = images.load(output, "output image")
-    c_img = _fit_to(images.load(content, "content image"), out_img.size, f"content image {content}")
-    s_img = images.resize_long(images.load(style, "style image"), max(out_img.size))
+    c_img = _fit_to(samples.open_image(content, "content image"), out_img.size, f"content image {content}")
+    s_img = images.resize_long(samples.open_image(style, "style image"), max(out_img.size))
     dev = resolve_device(device)
     encoder = encoder_for(weights, "max", str(dev))
     try:
