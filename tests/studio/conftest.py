@@ -99,8 +99,29 @@ def server_env(weights_cache: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.fixture(scope="session")
-def studio(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudioServer]:
-    server = StudioServer(tmp_path_factory.mktemp("studio"), server_env, "--max-upload-mb", "1")
+def runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("runs")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(runs_dir: Path, weights_cache: Path) -> str:
+    """A tiny DCGAN trained on 256 Fashion-MNIST images for 32 images (a few seconds): a run to sample."""
+    from artforge import api
+
+    last = api.train(
+        out=runs_dir, progress=False, model="dcgan", kimg=0.032, snap_kimg=0.032, data="fashion-mnist",
+        max_images=256, batch=32, width=8, tick_kimg=0.064,
+    )  # fmt: skip
+    return last.parent.name
+
+
+@pytest.fixture(scope="session")
+def studio(
+    server_env: dict[str, str], runs_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StudioServer]:
+    server = StudioServer(
+        tmp_path_factory.mktemp("studio"), server_env, "--max-upload-mb", "1", "--runs", str(runs_dir)
+    )
     server.start()
     yield server
     server.stop()

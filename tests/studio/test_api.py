@@ -64,6 +64,19 @@ def test_instant_with_an_uploaded_style_and_a_per_style_model(client: Client, ph
     assert msg == "style image: upload an image first"
 
 
+def test_generate_from_a_trained_run(client: Client, tiny_run: str) -> None:
+    job, msg, _, png = client.predict(run=tiny_run, seed=3, n=4, truncation=1.0, class_index=-1, api_name="/generate")
+    assert msg.startswith(f"job {job}: done")
+    grid = api.load_image(png)
+    assert min(grid.size) >= 2 * 28  # a 2 x 2 grid of 28 px Fashion-MNIST samples
+    again = client.predict(run=tiny_run, seed=3, n=4, truncation=1.0, class_index=-1, api_name="/generate")[3]
+    assert Path(again).read_bytes() == Path(png).read_bytes()  # same seed, same images
+    for run, expected in (("../../etc", "run must be one of"), ("/tmp", "run must be one of")):
+        assert client.predict(run=run, seed=0, n=4, api_name="/generate")[1].startswith(expected)
+    msg = client.predict(run=tiny_run, seed=0, n=4, truncation=0.5, api_name="/generate")[1]
+    assert msg == f"truncation is for stylegan2 runs; {tiny_run} is dcgan: use 1"
+
+
 def test_paint_job_cancel_gallery_download_delete(client: Client, photo: Path, tmp_path: Path) -> None:
     job, msg = client.predict(
         content=handle_file(str(photo)), style="altar", style_upload=None, size=64, iterations=10, api_name="/paint"

@@ -139,6 +139,20 @@ def test_an_oversize_upload_is_refused_on_the_page(studio: Any, page: Any, tmp_p
     expect(page.locator("#instant-msg")).to_have_text("content image: upload an image first")
 
 
+def test_generate_a_grid_from_a_trained_run(studio: Any, page: Any, tiny_run: str) -> None:
+    page.goto(studio.url)
+    page.get_by_role("tab", name="Generate").click()
+    page.locator("#generate-refresh").click()  # the run was trained after the server started
+    expect(page.locator("#generate-run input")).to_have_value(tiny_run)
+    page.locator("#generate-go").click()
+    expect(page.locator("#generate-result img")).to_be_visible(timeout=LONG)
+    job = _job_id(page, "generate-job")
+    page.reload()  # ?job=ID opens the Generate tab with its result
+    expect(page.get_by_role("tab", name="Generate")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#generate-result img")).to_be_visible()
+    expect(page.locator("#generate-msg")).to_contain_text(f"job {job}: done")
+
+
 def test_gallery_after_a_server_restart(studio: Any, page: Any, photo: Path, tmp_path: Path) -> None:
     page.goto(studio.url)
     _upload(page, "instant-content", photo)

@@ -21,6 +21,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--auth", action="append", default=[], metavar="USER:PASS", help="a user; repeat for more")
     p.add_argument("--auth-file", help="a file of USER:PASS lines")
     p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest upload, MB (20)")
+    p.add_argument("--runs", default="runs", help="trained runs: generators for Generate, stylisers for Instant (runs)")
     p.add_argument("--heavy-workers", type=int, default=1, help="Paint jobs at a time (1)")
     p.add_argument("--insecure", action="store_true", help="allow a non-loopback --host without --auth")
     p.set_defaults(run=run)
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     opts = ServeOptions(
         host=args.host, port=args.port, data_dir=Path(args.data_dir).expanduser(),
         auth=parse_auth(args.auth, args.auth_file), max_upload_mb=args.max_upload_mb,
-        heavy_workers=args.heavy_workers, insecure=args.insecure,
+        heavy_workers=args.heavy_workers, insecure=args.insecure, runs=Path(args.runs).expanduser(),
     )  # fmt: skip
     check(opts)  # before the slow imports: a refused --host answers at once
     try:

@@ -99,6 +99,28 @@ def build(studio: Studio) -> Any:
                         p_file = gr.File(label="Download (PNG with its parameters)", elem_id="paint-download")
                 p_seen = gr.State("")
                 timer = gr.Timer(1.0)
+            # ---------------------------------------------------------------- Generate
+            with gr.Tab("Generate", id="generate"):
+                with gr.Row():
+                    with gr.Column():
+                        run_names = [r["name"] for r in studio.runs()]
+                        gen_run = gr.Dropdown(
+                            run_names, value=run_names[0] if run_names else None, allow_custom_value=True,
+                            label=f"Trained run (dcgan, vae, gan, stylegan2 under {studio.opts.runs})",
+                            elem_id="generate-run",
+                        )  # fmt: skip
+                        gen_refresh = gr.Button("Refresh the list of runs", elem_id="generate-refresh")
+                        gen_seed = gr.Number(0, precision=0, label="Seed", elem_id="generate-seed")
+                        gen_n = gr.Slider(1, 64, value=16, step=1, label="n (images in the grid)", elem_id="generate-n")
+                        gen_trunc = gr.Slider(0, 1, value=1.0, step=0.05, label="Truncation psi (StyleGAN2; 1 = none)")
+                        gen_class = gr.Number(-1, precision=0, label="Class (conditional runs; -1 = random)")
+                        gen_go = gr.Button("Generate", variant="primary", elem_id="generate-go")
+                    with gr.Column():
+                        gen_msg = gr.Markdown(elem_id="generate-msg")
+                        gen_job = gr.Textbox(label="Job", interactive=False, elem_id="generate-job")
+                        gen_result = gr.Image(label="Samples", type="filepath", interactive=False, format="png",
+                                              elem_id="generate-result")  # fmt: skip
+                        gen_file = gr.File(label="Download", elem_id="generate-download")
             # ---------------------------------------------------------------- Gallery
             with gr.Tab("Gallery", id="gallery") as g_tab:
                 g_refresh = gr.Button("Refresh", elem_id="gallery-refresh")
@@ -133,6 +155,24 @@ def build(studio: Studio) -> Any:
                    [i_job, i_msg, i_result, i_file], api_name="instant")  # fmt: skip
         i_model.change(lambda m: gr.update(interactive=m in adain), i_model, i_style, api_visibility="private")
         i_job.change(None, i_job, None, js=SET_URL_JS, api_visibility="private")
+
+        # ---------------------------------------------------------------- Generate handlers
+        def generate(run: str, seed: float, n: float, truncation: float, class_index: float,
+                     request: gr.Request) -> tuple[str, str, Any, Any]:  # fmt: skip
+            owner = owner_of(request)
+            job, msg = one_line(lambda: studio.submit_generate(owner, run, seed, n, truncation, class_index))
+            if job is None:
+                return "", msg, None, None
+            return show_instant(owner, job.id, wait=True)
+
+        def refresh_runs() -> Any:
+            names = [r["name"] for r in studio.runs()]
+            return gr.Dropdown(choices=names, value=names[0] if names else None)
+
+        gen_in = [gen_run, gen_seed, gen_n, gen_trunc, gen_class]
+        gen_go.click(generate, gen_in, [gen_job, gen_msg, gen_result, gen_file], api_name="generate")
+        gen_refresh.click(refresh_runs, None, gen_run, api_visibility="private")
+        gen_job.change(None, gen_job, None, js=SET_URL_JS, api_visibility="private")
 
         # ---------------------------------------------------------------- Paint handlers
         def paint(content: Any, style: str, style_upload: Any, size: float, iterations: float, style_strength: float,
@@ -234,11 +274,14 @@ def build(studio: Studio) -> Any:
             owner = owner_of(request)
             tab, job_id, msg = open_job(studio, owner, request.query_params.get("job"))
             if tab == "paint":
-                return gr.Tabs(selected="paint"), job_id, skip(), skip(), skip(), skip(), msg
-            if job_id:
-                shown = show_instant(owner, job_id)
-                return gr.Tabs(selected="instant"), skip(), *shown, msg
-            return skip(), skip(), skip(), skip(), skip(), skip(), msg
+                return gr.Tabs(selected="paint"), job_id, *(skip(),) * 8, msg
+            none = (skip(),) * 4
+            if tab == "instant" and job_id:
+                return gr.Tabs(selected="instant"), skip(), *show_instant(owner, job_id), *none, msg
+            if tab == "generate":
+                return gr.Tabs(selected="generate"), skip(), *none, *show_instant(owner, job_id), msg
+            return skip(), skip(), *none, *none, msg
 
-        demo.load(on_load, None, [tabs, p_job, i_job, i_msg, i_result, i_file, url_msg], api_visibility="private")
+        shown_i, shown_g = [i_job, i_msg, i_result, i_file], [gen_job, gen_msg, gen_result, gen_file]
+        demo.load(on_load, None, [tabs, p_job, *shown_i, *shown_g, url_msg], api_visibility="private")
     return demo

@@ -55,7 +55,9 @@ def params_text(job: Job) -> str:
 
 def caption(job: Job) -> str:
     p = job.params
-    what = p.get("model") if job.kind == "instant" else f"paint {p.get('size')} px"
+    what = {"instant": p.get("model"), "generate": f"{p.get('run_name')} n={p.get('n')}"}.get(
+        job.kind, f"paint {p.get('size')} px"
+    )
     style = p.get("style_name") or ""
     return f"{job.id} · {what}" + (f" · {style}" if style else "")
 
@@ -75,4 +77,4 @@ def open_job(studio: Studio, owner: str, job_id: str | None) -> tuple[str, str, 
     view, msg = one_line(lambda: studio.view(owner, job_id))
     if view is None:
         return "instant", "", msg
-    return ("paint" if view.job.kind == "paint" else "instant"), view.job.id, ""
+    return view.job.kind, view.job.id, ""

@@ -15,7 +15,7 @@ from typing import Any
 from artforge import api
 from artforge.studio.jobs import Job, JobStore
 
-LANES = {"paint": "heavy", "instant": "light"}
+LANES = {"paint": "heavy", "instant": "light", "generate": "light"}
 
 
 class Cancelled(Exception):  # noqa: N818 (an outcome, not an error)

@@ -83,7 +83,11 @@ class Studio:
             shutil.rmtree(self.outbox, ignore_errors=True)
 
     def models(self) -> list[dict[str, Any]]:
-        return api.list_models(str(self.opts.data_dir / "runs"))
+        return api.list_models(str(self.opts.runs))
+
+    def runs(self) -> list[dict[str, Any]]:
+        """The trained generator runs under ``--runs`` (only these can be sampled: no other path is accepted)."""
+        return api.list_runs(self.opts.runs)
 
     def _style(self, choice: Any, upload: str | None) -> tuple[str, str, Any]:
         """(spec for the job, name for its parameters, image to save as style.png or None)."""
@@ -125,6 +129,28 @@ class Studio:
             "size": int(_number(size, 64, SIZES[1], "size")), "alpha": _number(alpha, 0, 1, "alpha"),
         }  # fmt: skip
         return self.runner.submit(owner, "instant", params, lambda d: self._save_inputs(d, c_img, s_img))
+
+    def submit_generate(
+        self, owner: str, run: str, seed: float = 0, n: float = 16, truncation: float = 1.0,
+        class_index: float | None = None,
+    ) -> Job:  # fmt: skip
+        """A Generate job in the light lane: a grid of ``n`` samples of a listed run."""
+        rows = {r["name"]: r for r in self.runs()}
+        if not rows:
+            raise api.ArtforgeError(f"no trained generator runs in {self.opts.runs}: train one (artforge train) first")
+        row = rows[_choice(run, tuple(rows), "run")]
+        psi = _number(truncation, 0, 1, "truncation")
+        if row["model"] != "stylegan2" and psi != 1.0:
+            raise api.ArtforgeError(f"truncation is for stylegan2 runs; {row['name']} is {row['model']}: use 1")
+        cls = None if class_index is None or float(class_index) < 0 else int(_number(class_index, 0, 1e6, "class"))
+        if cls is not None and not row["conditional"]:
+            raise api.ArtforgeError(f"{row['name']} is not class-conditional: leave the class at -1 (random)")
+        params = {
+            "run": row["path"], "run_name": row["name"], "model": row["model"],
+            "seed": int(_number(seed, 0, 2**31, "seed")),
+            "n": int(_number(n, 1, 64, "n")), "truncation": psi, "class_index": cls,
+        }  # fmt: skip
+        return self.runner.submit(owner, "generate", params, lambda d: None)
 
     @staticmethod
     def _save_inputs(folder: Path, content: Any, style: Any) -> None:

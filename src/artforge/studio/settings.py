@@ -19,6 +19,7 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 7860
     data_dir: Path = field(default_factory=lambda: Path(DEFAULT_DATA_DIR).expanduser())
+    runs: Path = Path("runs")  # trained runs: generators for Generate, stylisers for Instant
     auth: tuple[tuple[str, str], ...] = ()
     max_upload_mb: float = 20.0
     heavy_workers: int = 1

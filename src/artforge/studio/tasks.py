@@ -78,4 +78,16 @@ def instant(ctx: JobContext) -> str:
     return RESULT
 
 
-TASKS: dict[str, Task] = {"paint": paint, "instant": instant}
+def generate(ctx: JobContext) -> str:
+    """A grid of ``n`` samples of a trained generator run (seed; truncation for StyleGAN2; class if conditional)."""
+    p: dict[str, Any] = ctx.job.params
+    ctx.report(0.0, f"sampling {p['run_name']}")
+    options: dict[str, Any] = {"n": int(p["n"]), "seed": int(p["seed"]), "trunc": float(p["truncation"])}
+    if p.get("class_index") is not None:
+        options["class_index"] = int(p["class_index"])
+    api.sample(str(p["run"]), grid=str(ctx.folder / RESULT), **options)
+    ctx.check()
+    return RESULT
+
+
+TASKS: dict[str, Task] = {"paint": paint, "instant": instant, "generate": generate}
