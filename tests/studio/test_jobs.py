@@ -155,6 +155,25 @@ def test_instant_lane_runs_while_a_paint_job_holds_the_heavy_lane(tmp_path: Path
         runner.stop()
 
 
+def test_stopping_the_server_interrupts_the_running_job(tmp_path: Path) -> None:
+    store = JobStore(tmp_path)
+    store.open()
+    started = threading.Event()
+
+    def paint(ctx: JobContext) -> str:
+        started.set()
+        while True:
+            ctx.check()
+            time.sleep(0.02)
+
+    runner = _runner(store, {"paint": paint})
+    job = runner.submit("ann", "paint", {}, lambda d: None)
+    assert started.wait(10)
+    runner.stop()
+    j = store.get("ann", job.id)
+    assert j.status == "interrupted" and j.error == "the server stopped before this job finished"
+
+
 def test_the_database_is_sqlite_in_the_data_dir(tmp_path: Path) -> None:
     store = JobStore(tmp_path / "studio")
     store.open()

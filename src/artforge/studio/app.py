@@ -52,7 +52,8 @@ def build(studio: Studio) -> Any:
         pick.select(chosen, None, style, api_visibility="private")
         return style, upload
 
-    with gr.Blocks(title="artforge studio", analytics_enabled=False) as demo:
+    # Gradio's cache of served copies: files older than a day go, checked hourly
+    with gr.Blocks(title="artforge studio", analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
         gr.Markdown("# artforge studio\nStyle transfer on your own machine. Jobs keep running if you close the tab.")
         url_msg = gr.Markdown(elem_id="url-msg")
         with gr.Tabs(selected="instant") as tabs:

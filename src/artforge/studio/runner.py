@@ -56,6 +56,7 @@ class Runner:
         self.done: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        self.stopping = False
 
     def start(self) -> None:
         for lane, n in self.workers.items():
@@ -65,8 +66,9 @@ class Runner:
                 self._threads.append(t)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Cancel the running jobs and end the workers."""
+        """Stop the running jobs (marked interrupted, as after a crash) and end the workers."""
         with self._lock:
+            self.stopping = True
             for ctx in self.running.values():
                 ctx.cancel.set()
         for lane, n in self.workers.items():
@@ -121,7 +123,10 @@ class Runner:
                 result = self.tasks[job.kind](ctx)
                 self.store.finish(job.id, "done", result=result)
             except (Cancelled, api.Interrupted):
-                self.store.finish(job.id, "cancelled", error="cancelled by its owner")
+                if self.stopping:
+                    self.store.finish(job.id, "interrupted", error="the server stopped before this job finished")
+                else:
+                    self.store.finish(job.id, "cancelled", error="cancelled by its owner")
             except api.ArtforgeError as e:
                 self.store.finish(job.id, "failed", error=str(e))
             except Exception as e:  # noqa: BLE001 - a job's crash must not end its worker; the log keeps the trace
