@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from gradio_client import Client, handle_file
 from PIL import Image
 from playwright.sync_api import expect
 
@@ -151,6 +152,40 @@ def test_generate_a_grid_from_a_trained_run(studio: Any, page: Any, tiny_run: st
     expect(page.get_by_role("tab", name="Generate")).to_have_attribute("aria-selected", "true")
     expect(page.locator("#generate-result img")).to_be_visible()
     expect(page.locator("#generate-msg")).to_contain_text(f"job {job}: done")
+
+
+def test_open_in_paint_from_the_gallery_and_from_a_png(studio: Any, page: Any, photo: Path) -> None:
+    client = Client(studio.url, verbose=False)
+    job, _ = client.predict(
+        content=handle_file(str(photo)), style="altar", style_upload=None, size=96, iterations=7, style_strength=3,
+        preserve_color="luminance", api_name="/paint",
+    )  # fmt: skip
+    page.goto(f"{studio.url}?job={job}")
+    expect(page.locator("#paint-progress")).to_contain_text(f"job {job}: done", timeout=LONG)
+    page.get_by_role("tab", name="Gallery").click()
+    page.locator("#gallery-images").get_by_text(job).click()
+    page.locator("#gallery-reopen").click()
+    expect(page.get_by_role("tab", name="Paint")).to_have_attribute("aria-selected", "true")
+    _expect_paint_fields(page, size="96", iterations="7", style="altar", color="luminance")
+    expect(page.locator("#paint-content").get_by_role("cell", name=f"artforge-{job}-content.png")).to_be_visible()
+    page.locator("#paint-go").click()  # the same settings and photo paint again
+    expect(page.locator("#paint-job textarea, #paint-job input").first).not_to_have_value(job)
+    again = _job_id(page, "paint-job")
+    expect(page.locator("#paint-progress")).to_contain_text(f"job {again}: done", timeout=LONG)
+    assert again != job and JobStore(studio.data_dir).get("local", again).params["iterations"] == 7
+
+    page.goto(studio.url)  # a fresh page: the PNG alone brings its settings
+    page.get_by_role("tab", name="Gallery").click()
+    page.locator("#gallery-png input[type=file]").set_input_files(str(studio.data_dir / "jobs" / job / "result.png"))
+    expect(page.locator("#gallery-msg")).to_have_text("its settings are in Paint: add a content photo")
+    _expect_paint_fields(page, size="96", iterations="7", style="altar", color="luminance")
+
+
+def _expect_paint_fields(page: Any, size: str, iterations: str, style: str, color: str) -> None:
+    expect(page.locator("#paint-size input[type=number]")).to_have_value(size)
+    expect(page.locator("#paint-iterations input[type=number]")).to_have_value(iterations)
+    expect(page.locator("#paint-style").get_by_label(style)).to_be_checked()
+    expect(page.get_by_label(color, exact=True)).to_be_checked()
 
 
 def test_gallery_after_a_server_restart(studio: Any, page: Any, photo: Path, tmp_path: Path) -> None:

@@ -63,3 +63,15 @@ def test_too_many_bytes_or_pixels_or_too_small(tmp_path: Path) -> None:
         check_image(str(tiny), "style image", 2**20)
     with pytest.raises(api.ArtforgeError, match="upload an image first"):
         check_image(None, "content image", 2**20)
+
+
+def test_paint_settings_from_a_job_or_an_artforge_png() -> None:
+    from artforge.studio.pages import paint_settings
+
+    paintings = ["mountains", "swamp", "altar"]
+    job = {"style": "sample:swamp", "size": 96, "iterations": 7, "style_weight": 3.0, "preserve_color": "none"}
+    assert paint_settings(job, paintings) == {**{k: v for k, v in job.items() if k != "style"}, "style": "swamp"}
+    png = {"content": "/home/ann/cat.jpg", "styles": ["/home/ann/monet.jpg"], "config": {"size": 512, "tv_weight": 2}}
+    assert paint_settings(png, paintings) == {"size": 512, "style": "upload"}
+    with pytest.raises(api.ArtforgeError, match="no Paint settings"):
+        paint_settings({"model": "johnson-mountains", "styles": []}, paintings)

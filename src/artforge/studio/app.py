@@ -7,7 +7,16 @@ from pathlib import Path
 from typing import Any
 
 from artforge import api
-from artforge.studio.pages import caption, gallery_rows, one_line, open_job, owner_of, params_text, progress_html
+from artforge.studio.pages import (
+    caption,
+    gallery_rows,
+    one_line,
+    open_job,
+    owner_of,
+    paint_settings,
+    params_text,
+    progress_html,
+)  # fmt: skip
 from artforge.studio.service import PRESERVE, UPLOAD, Studio
 from artforge.studio.tasks import PREVIEW
 
@@ -84,7 +93,7 @@ def build(studio: Studio) -> Any:
                                            elem_id="paint-size")  # fmt: skip
                         p_iters = gr.Slider(1, 500, value=50, step=1, label="Iterations (finest level)",
                                             elem_id="paint-iterations")  # fmt: skip
-                        p_weight = gr.Slider(0.1, 10, value=1.0, step=0.1, label="Style strength")
+                        p_weight = gr.Slider(0.1, 100, value=1.0, step=0.1, label="Style strength")
                         p_color = gr.Radio(list(PRESERVE), value="none", label="Colour preservation")
                         with gr.Row():
                             p_go = gr.Button("Paint", variant="primary", elem_id="paint-go")
@@ -130,7 +139,10 @@ def build(studio: Studio) -> Any:
                 g_job = gr.Textbox(label="Job", elem_id="gallery-job")
                 g_params = gr.Code(label="Parameters", language="json", elem_id="gallery-params")
                 g_file = gr.File(label="Download (PNG with its parameters)", elem_id="gallery-download")
-                g_delete = gr.Button("Delete", variant="stop", elem_id="gallery-delete")
+                with gr.Row():
+                    g_reopen = gr.Button("Open in Paint with these settings", elem_id="gallery-reopen")
+                    g_delete = gr.Button("Delete", variant="stop", elem_id="gallery-delete")
+                g_png = gr.File(label="Open an artforge PNG in Paint (its stored settings)", elem_id="gallery-png")
                 g_msg = gr.Markdown(elem_id="gallery-msg")
                 g_rows = gr.JSON(visible=False)
 
@@ -271,6 +283,43 @@ def build(studio: Studio) -> Any:
         g_rows_btn.click(rows, None, g_rows, api_name="gallery")
 
         # ---------------------------------------------------------------- ?job=ID
+        # ---------------------------------------------------------------- Open in Paint
+        paint_fields = [p_content, p_style, p_style_up, p_size, p_iters, p_weight, p_color]
+
+        def fill_paint(settings: dict[str, Any], content: Any, style_file: Any) -> tuple[Any, ...]:
+            """The Paint tab, selected, with ``settings`` in its fields (fields without a setting keep theirs)."""
+            get = settings.get
+            values = (
+                content if content is not None else skip(), get("style", skip()),
+                style_file if style_file is not None else skip(), get("size", skip()), get("iterations", skip()),
+                get("style_weight", skip()), get("preserve_color", skip()),
+            )  # fmt: skip
+            return (gr.Tabs(selected="paint"), *values)
+
+        def reopen(job_id: str, request: gr.Request) -> tuple[Any, ...]:
+            owner = owner_of(request)
+            view, msg = one_line(lambda: studio.view(owner, job_id))
+            if view is None or view.job.kind != "paint":
+                return (skip(),) * 8 + (msg or f"job {job_id} is not a Paint job",)
+            settings = paint_settings(view.job.params, studio.paintings)
+            content = serve_or_none(owner, job_id, "content.png")
+            style_file = serve_or_none(owner, job_id, "style.png") if settings["style"] == UPLOAD else None
+            return (*fill_paint(settings, content, style_file), f"job {job_id}: its settings are in Paint")
+
+        def open_png(path: Any) -> tuple[Any, ...]:
+            def read() -> dict[str, Any]:
+                studio.check_upload(path, "artforge PNG")
+                return paint_settings(api.read_params(path), studio.paintings)
+
+            settings, msg = one_line(read)
+            if settings is None:
+                return (skip(),) * 8 + (msg.replace(str(path), os.path.basename(str(path))),)
+            return (*fill_paint(settings, None, None), "its settings are in Paint: add a content photo")
+
+        reopen_out = [tabs, *paint_fields, g_msg]
+        g_reopen.click(reopen, g_job, reopen_out, api_name="open_in_paint")
+        g_png.upload(open_png, g_png, reopen_out, api_name="open_png")
+
         def on_load(request: gr.Request) -> tuple[Any, ...]:
             owner = owner_of(request)
             tab, job_id, msg = open_job(studio, owner, request.query_params.get("job"))

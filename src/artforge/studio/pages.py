@@ -7,7 +7,7 @@ import html
 import json
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from artforge import api
@@ -68,6 +68,26 @@ def gallery_rows(studio: Studio, owner: str) -> list[dict[str, Any]]:
         {"id": j.id, "kind": j.kind, "status": j.status, "params": j.params, "finished": j.finished}
         for j in studio.gallery(owner)
     ]
+
+
+PAINT_FIELDS = ("size", "iterations", "style_weight", "preserve_color")
+
+
+def paint_settings(params: dict[str, Any], paintings: Iterable[str]) -> dict[str, Any]:
+    """Paint's fields from a Paint job's parameters or from an artforge PNG's (``{content, styles, config}``):
+    size, iterations, style_weight, preserve_color as found, and ``style``: a bundled painting's name, or
+    ``upload`` for any other style (its file is not in a PNG's parameters)."""
+    cfg = params.get("config", params)
+    if not isinstance(cfg, dict):
+        raise api.ArtforgeError("the PNG's artforge parameters hold no Paint settings")
+    out = {k: cfg[k] for k in PAINT_FIELDS if k in cfg}
+    styles = params.get("styles") or []
+    style = str(params.get("style") or (styles[0] if isinstance(styles, list) and styles else ""))
+    name = style.removeprefix("sample:")
+    out["style"] = name if style.startswith("sample:") and name in set(paintings) else "upload"
+    if not out.keys() & set(PAINT_FIELDS):
+        raise api.ArtforgeError("the PNG's artforge parameters hold no Paint settings (an Instant or Generate result?)")
+    return out
 
 
 def open_job(studio: Studio, owner: str, job_id: str | None) -> tuple[str, str, str]:

@@ -158,6 +158,10 @@ class Studio:
         if style is not None:
             api.save_image(style, folder / "style.png", png_level=1)
 
+    def check_upload(self, path: str | None, what: str) -> Any:
+        """An upload decoded and within the limits, or one line saying why not."""
+        return check_image(path, what, self.opts.max_upload_bytes)
+
     def view(self, owner: str, job_id: str) -> JobView:
         job = self.store.get(owner, job_id)
         folder = self.store.job_dir(job.id)
