@@ -53,7 +53,7 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--style-scale", type=float, default=S, help="style long side relative to the content's (1.0)")
     g = p.add_argument_group("losses")
     g.add_argument("--content-weight", type=float, default=S, help="alpha, on the relative content error (1.0)")
-    g.add_argument("--style-weight", type=float, default=S, help="beta, on the relative Gram error (1.0)")
+    g.add_argument("--style-weight", type=float, default=S, help="beta, on the relative Gram error (5.0)")
     g.add_argument("--tv-weight", type=float, default=S, help="gamma, total variation smoothing (2.0)")
     g.add_argument("--content-layers", default=S, help="comma-separated (relu4_2)")
     g.add_argument("--style-layers", default=S, help="comma-separated, optional :weight (relu1_1,...,relu5_1)")

@@ -19,7 +19,7 @@ class StylizeConfig(Config):
     style_layers: list[str] = field(default_factory=lambda: list(STYLE_LAYERS))
     style_layer_weights: list[float] | None = None  # one per style layer; None = equal
     content_weight: float = 1.0  # alpha, on the relative content error
-    style_weight: float = 1.0  # beta, on the relative Gram error
+    style_weight: float = 5.0  # beta, on the relative Gram error (README "How much style")
     tv_weight: float = 2.0  # gamma, on the mean squared neighbour difference
     style_blend: list[float] | None = None  # one weight per style image; None = equal
     preserve_color: str = "none"  # none | luminance | histogram
