@@ -81,6 +81,27 @@ class StudioServer:
         self.start()
 
 
+@pytest.fixture(autouse=True)
+def _no_leftover_jobs(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test on the shared studio: cancel the local user's queued and running jobs, so that a failed test
+    leaves no painting behind to hold up the next one."""
+    yield
+    if "studio" not in request.fixturenames:
+        return
+    server = request.getfixturevalue("studio")
+    if server.proc is None:
+        return
+    from gradio_client import Client
+
+    from artforge.studio.jobs import JobStore
+
+    active = JobStore(server.data_dir).list("local", ("queued", "running"))
+    if active:
+        client = Client(server.url, verbose=False)
+        for job in active:
+            client.predict(job.id, api_name="/cancel")
+
+
 @pytest.fixture(scope="session")
 def chromium() -> str:
     if not Path(CHROMIUM).exists():

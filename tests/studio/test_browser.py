@@ -20,7 +20,7 @@ LONG = 120_000  # ms: VGG loads and paints on 2 busy cores
 
 def _upload(page: Any, elem_id: str, path: Path) -> None:
     page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
-    expect(page.locator(f"#{elem_id}")).to_contain_text(path.name)
+    expect(page.locator(f"#{elem_id}").get_by_role("cell", name=path.name)).to_be_visible()
 
 
 def _job_id(page: Any, elem_id: str) -> str:
