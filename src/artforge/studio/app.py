@@ -75,7 +75,9 @@ def build(studio: Studio) -> Any:
                                               elem_id="instant-model")  # fmt: skip
                         i_style, i_style_up = style_picker("instant")
                         i_alpha = gr.Slider(0, 1, value=1.0, step=0.05, label="Alpha (AdaIN: 0 photo, 1 style)")
-                        i_size = gr.Slider(64, 1024, value=512, step=32, label="Size (long side, px)")
+                        i_size = gr.Slider(
+                            64, 1024, value=512, step=32, label="Size (long side, px)", elem_id="instant-size"
+                        )
                         i_go = gr.Button("Stylise", variant="primary", elem_id="instant-go")
                     with gr.Column():
                         i_msg = gr.Markdown(elem_id="instant-msg")
