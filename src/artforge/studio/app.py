@@ -2,6 +2,7 @@
 # No `from __future__ import annotations` here: Gradio finds gr.Request / gr.SelectData parameters by their
 # annotations, which must be real objects because gradio itself is imported inside build().
 
+import html
 import os
 from pathlib import Path
 from typing import Any
@@ -207,7 +208,7 @@ def build(studio: Studio) -> Any:
             owner = owner_of(request)
             view, msg = one_line(lambda: studio.view(owner, job_id))
             if view is None:
-                return (f"<div>{msg}</div>", None, None, None, "")
+                return (f"<div>{html.escape(msg)}</div>", None, None, None, "")
             mtime = view.preview.stat().st_mtime_ns if view.preview else 0
             key = f"{job_id}:{view.job.status}:{view.job.progress:.4f}:{view.job.message}:{mtime}"
             if key == seen:
