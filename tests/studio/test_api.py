@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,28 @@ def test_generate_from_a_trained_run(client: Client, tiny_run: str) -> None:
         assert client.predict(run=run, seed=0, n=4, api_name="/generate")[1].startswith(expected)
     msg = client.predict(run=tiny_run, seed=0, n=4, truncation=0.5, api_name="/generate")[1]
     assert msg == f"truncation is for stylegan2 runs; {tiny_run} is dcgan: use 1"
+
+
+def test_instant_over_a_zip_of_photos(client: Client, photo: Path, tmp_path: Path, studio: Any) -> None:
+    photos = tmp_path / "photos.zip"
+    with zipfile.ZipFile(photos, "w") as z:
+        z.write(photo, "holiday/cat.png")
+        z.write(photo, "../../escape.jpg")  # zip slip: read in memory, named by the app
+    job, msg, shown, results = client.predict(
+        photos=handle_file(str(photos)), model="johnson-mountains", style_upload=None, size=64, api_name="/instant_zip"
+    )
+    assert msg.startswith(f"job {job}: done") and api.load_image(shown).size == (64, 43)
+    with zipfile.ZipFile(results) as z:
+        assert sorted(z.namelist()) == ["cat.png", "escape.png"]
+    assert not (studio.data_dir.parent / "escape.jpg").exists() and not (studio.data_dir / "escape.jpg").exists()
+    assert job in [r["id"] for r in client.predict(api_name="/gallery")]
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(bad, "w") as z:
+        z.writestr("notes/readme.png", "not a picture")
+    _, msg, _, _ = client.predict(
+        photos=handle_file(str(bad)), model="johnson-mountains", style_upload=None, api_name="/instant_zip"
+    )
+    assert msg == "bad.zip entry readme.png: not an image file PIL can read"
 
 
 def test_paint_job_cancel_gallery_download_delete(client: Client, photo: Path, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ from PIL import Image
 
 from artforge import api
 from artforge.studio.settings import ServeOptions
-from artforge.studio.uploads import check_image
+from artforge.studio.uploads import MAX_ZIP_FILES, check_image, read_zip, safe_name
 
 
 def _png(size: tuple[int, int] = (64, 48)) -> bytes:
@@ -75,3 +76,48 @@ def test_paint_settings_from_a_job_or_an_artforge_png() -> None:
     assert paint_settings(png, paintings) == {"size": 512, "style": "upload"}
     with pytest.raises(api.ArtforgeError, match="no Paint settings"):
         paint_settings({"model": "johnson-mountains", "styles": []}, paintings)
+
+
+def _zip(path: Path, entries: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> Path:
+    with zipfile.ZipFile(path, "w", method) as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+    return path
+
+
+def test_zip_entries_are_read_in_memory_with_their_names(tmp_path: Path) -> None:
+    z = _zip(tmp_path / "photos.zip", {"../../evil.png": _png(), "/abs/x.png": _png(), "dir/": b"", ".DS_Store": b"x"})
+    entries = read_zip(str(z), 2**20)
+    assert [n for n, _ in entries] == ["../../evil.png", "/abs/x.png"]
+    assert [safe_name(n) for n, _ in entries] == ["evil.png", "x.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos.zip"]  # nothing extracted anywhere
+    assert not (tmp_path.parent / "evil.png").exists()
+
+
+def test_zip_bombs_and_bad_zips_are_refused_in_one_line(tmp_path: Path) -> None:
+    bomb = _zip(tmp_path / "bomb.zip", {"zeros.png": b"\0" * (12 * 2**20)})  # 12 MB of zeros: a few kB zipped
+    assert bomb.stat().st_size < 2**20
+    with pytest.raises(api.ArtforgeError, match="bomb.zip: its files unpack to more than 10 MB"):
+        read_zip(str(bomb), 2**20)
+    many = _zip(tmp_path / "many.zip", {f"{i}.png": b"x" for i in range(MAX_ZIP_FILES + 1)})
+    with pytest.raises(api.ArtforgeError, match=f"101 files; at most {MAX_ZIP_FILES}"):
+        read_zip(str(many), 2**20)
+    text = tmp_path / "photos.zip"
+    text.write_text("not a zip")
+    with pytest.raises(api.ArtforgeError, match="photos.zip: not a zip file"):
+        read_zip(str(text), 2**20)
+    cut = tmp_path / "cut.zip"
+    cut.write_bytes(_zip(tmp_path / "whole.zip", {"a.png": _png((400, 400))}).read_bytes()[:-100])
+    with pytest.raises(api.ArtforgeError, match="cut.zip: "):
+        read_zip(str(cut), 2**20)
+
+
+def test_a_zip_entry_that_lies_about_its_size_is_refused(tmp_path: Path) -> None:
+    z = _zip(tmp_path / "liar.zip", {"a.png": b"\0" * 5000}, zipfile.ZIP_STORED)
+    data = bytearray(z.read_bytes())
+    data[
+        data.index(b"a.png", data.index(b"PK\x01\x02")) - 22 : data.index(b"a.png", data.index(b"PK\x01\x02")) - 18
+    ] = (100).to_bytes(4, "little")  # the central directory's uncompressed size: 100 instead of 5000
+    z.write_bytes(bytes(data))
+    with pytest.raises(api.ArtforgeError, match="liar.zip: "):
+        read_zip(str(z), 2**20)

@@ -80,6 +80,9 @@ def build(studio: Studio) -> Any:
                             64, 1024, value=512, step=32, label="Size (long side, px)", elem_id="instant-size"
                         )
                         i_go = gr.Button("Stylise", variant="primary", elem_id="instant-go")
+                        i_zip = gr.File(label="Several photos: a .zip (a zip of results comes back)",
+                                        elem_id="instant-zip")  # fmt: skip
+                        i_zip_go = gr.Button("Stylise the zip", elem_id="instant-zip-go")
                     with gr.Column():
                         i_msg = gr.Markdown(elem_id="instant-msg")
                         i_job = gr.Textbox(label="Job", interactive=False, elem_id="instant-job")
@@ -165,10 +168,24 @@ def build(studio: Studio) -> Any:
             if view.result is None:
                 return job_id, view.line, None, None
             served, msg = one_line(lambda: studio.serve(owner, job_id, str(view.job.result)))
-            return job_id, msg or view.line, served, served
+            shown = serve_or_none(owner, job_id, studio.image_name(view.job))
+            return job_id, msg or view.line, shown, served
 
         i_go.click(instant, [i_content, i_model, i_style, i_style_up, i_alpha, i_size],
                    [i_job, i_msg, i_result, i_file], api_name="instant")  # fmt: skip
+
+        def instant_zip(photos: Any, model: str, style: str, style_upload: Any, alpha: float, size: float,
+                        request: gr.Request) -> tuple[str, str, Any, Any]:  # fmt: skip
+            owner = owner_of(request)
+            job, msg = one_line(
+                lambda: studio.submit_instant_zip(owner, photos, model, style, style_upload, size, alpha)
+            )
+            if job is None:
+                return "", msg, None, None
+            return show_instant(owner, job.id, wait=True)
+
+        i_zip_go.click(instant_zip, [i_zip, i_model, i_style, i_style_up, i_alpha, i_size],
+                       [i_job, i_msg, i_result, i_file], api_name="instant_zip")  # fmt: skip
         i_model.change(lambda m: gr.update(interactive=m in adain), i_model, i_style, api_visibility="private")
         i_job.change(None, i_job, None, js=SET_URL_JS, api_visibility="private")
 
@@ -248,7 +265,7 @@ def build(studio: Studio) -> Any:
             owner = owner_of(request)
             items, ids = [], []
             for j in studio.gallery(owner):
-                served = serve_or_none(owner, j.id, str(j.result))
+                served = serve_or_none(owner, j.id, studio.image_name(j))
                 if served:
                     items.append((served, caption(j)))
                     ids.append(j.id)

@@ -15,7 +15,7 @@ from artforge.studio.jobs import Job, JobStore
 from artforge.studio.runner import Runner
 from artforge.studio.settings import ServeOptions
 from artforge.studio.tasks import PREVIEW, TASKS
-from artforge.studio.uploads import check_image
+from artforge.studio.uploads import check_image, read_zip, safe_name
 
 PRESERVE = ("none", "luminance", "histogram")
 UPLOAD = "upload"  # the style choice that means "the uploaded style image"
@@ -152,6 +152,39 @@ class Studio:
         }  # fmt: skip
         return self.runner.submit(owner, "generate", params, lambda d: None)
 
+    def submit_instant_zip(
+        self, owner: str, photos: str | None, model: str, style: str | None = None, style_upload: str | None = None,
+        size: float = 512, alpha: float = 1.0,
+    ) -> Job:  # fmt: skip
+        """Instant over a zip of photos (every entry decoded and checked first); the result is a zip of PNGs."""
+        rows = {r["name"]: r for r in self.models()}
+        model = _choice(model, tuple(rows), "model")
+        zip_name = Path(str(photos)).name
+        imgs, names = [], []
+        with tempfile.TemporaryDirectory() as tmp:
+            for entry, data in read_zip(photos, self.opts.max_upload_bytes):
+                name = safe_name(entry)
+                path = Path(tmp) / name
+                path.write_bytes(data)
+                imgs.append(check_image(str(path), f"{zip_name} entry", self.opts.max_upload_bytes))
+                path.unlink()
+                names.append(name)
+        spec, style_name, s_img = ("", "", None)
+        if rows[model]["kind"] == "adain":
+            spec, style_name, s_img = self._style(style or next(iter(self.paintings)), style_upload)
+        params = {
+            "content_name": zip_name, "inputs": names, "model": model, "style": spec, "style_name": style_name,
+            "size": int(_number(size, 64, SIZES[1], "size")), "alpha": _number(alpha, 0, 1, "alpha"),
+        }  # fmt: skip
+
+        def prepare(folder: Path) -> None:
+            for i, img in enumerate(imgs):
+                api.save_image(img, folder / f"in-{i:03d}.png", png_level=1)
+            if s_img is not None:
+                api.save_image(s_img, folder / "style.png", png_level=1)
+
+        return self.runner.submit(owner, "instant", params, prepare)
+
     @staticmethod
     def _save_inputs(folder: Path, content: Any, style: Any) -> None:
         api.save_image(content, folder / "content.png", png_level=1)
@@ -168,6 +201,11 @@ class Studio:
         preview = folder / PREVIEW if (folder / PREVIEW).is_file() else None
         result = self.store.file(owner, job.id, job.result) if job.status == "done" and job.result else None
         return JobView(job, self.store.position(job), preview, result)
+
+    @staticmethod
+    def image_name(job: Job) -> str:
+        """The file that shows a finished job as a picture: its result, or for a zip of results the first one."""
+        return PREVIEW if str(job.result).endswith(".zip") else str(job.result)
 
     def wait(self, owner: str, job_id: str, timeout: float = 300.0) -> JobView:
         self.store.get(owner, job_id)

@@ -3,7 +3,11 @@ callbacks) and Instant (a feed-forward model through ``api.stylize_with_model``)
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
+import zipfile
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -66,16 +70,42 @@ def paint(ctx: JobContext) -> str:
 
 
 def instant(ctx: JobContext) -> str:
-    """A shipped or trained feed-forward model on the job's content (AdaIN: with its style and alpha)."""
+    """A shipped or trained feed-forward model on the job's content (AdaIN: with its style and alpha); a job of
+    several photos (from a zip) gets a zip of results, named after the zip's entries."""
     p: dict[str, Any] = ctx.job.params
     ctx.report(0.0, f"running {p['model']}")
     styles = [style_spec(ctx, str(p["style"]))] if p.get("style") else []
+    if "inputs" in p:
+        return _instant_zip(ctx, p, styles)
     api.stylize_with_model(
         str(ctx.folder / "content.png"), ctx.folder / RESULT, str(p["model"]), styles=styles,
         size=int(p["size"]), alpha=float(p.get("alpha", 1.0)), progress=False,
     )  # fmt: skip
     ctx.check()
     return RESULT
+
+
+def _instant_zip(ctx: JobContext, p: dict[str, Any], styles: list[str]) -> str:
+    files = [str(ctx.folder / f"in-{i:03d}.png") for i in range(len(p["inputs"]))]
+    written = api.stylize_with_model(
+        files, str(ctx.folder / "results") + os.sep, str(p["model"]), styles=styles, size=int(p["size"]),
+        alpha=float(p.get("alpha", 1.0)), progress=False,
+    )  # fmt: skip
+    ctx.check()
+    seen: set[str] = set()
+    tmp = ctx.folder / "results.zip.tmp"
+    with zipfile.ZipFile(tmp, "w") as z:  # written whole, then renamed: a reader never sees half a zip
+        for entry, path in zip(p["inputs"], written, strict=True):
+            stem, n = Path(str(entry)).stem, 1
+            name = f"{stem}.png"
+            while name in seen:
+                n += 1
+                name = f"{stem}-{n}.png"
+            seen.add(name)
+            z.write(path, name)
+    os.replace(tmp, ctx.folder / "results.zip")
+    shutil.copyfile(written[0], ctx.folder / PREVIEW)
+    return "results.zip"
 
 
 def generate(ctx: JobContext) -> str:

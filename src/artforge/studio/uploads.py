@@ -1,10 +1,13 @@
 """Checks of uploaded files: a size limit in bytes, then the type sniffed by decoding the whole image with
-artforge's loader (its pixel limit refuses decompression bombs); every refusal is one line naming the upload."""
+artforge's loader (its pixel limit refuses decompression bombs); zips read in memory within limits; every refusal
+is one line naming the upload."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import re
+import zipfile
+from pathlib import Path, PurePosixPath
 
 from PIL import Image
 
@@ -33,3 +36,57 @@ def check_image(path: str | os.PathLike[str] | None, what: str, max_bytes: int) 
         return api.load_image(p, what, MIN_SIDE)
     except api.ArtforgeError as e:  # the loader names the server's temp path; the user knows the file's name
         raise api.ArtforgeError(str(e).replace(str(p), name)) from None
+
+
+MAX_ZIP_FILES = 100  # images in one zip
+ZIP_EXPANSION = 10  # the entries may hold at most this many times the upload limit, uncompressed (zip bombs)
+
+
+def read_zip(path: str | os.PathLike[str] | None, max_bytes: int) -> list[tuple[str, bytes]]:
+    """The files of an uploaded zip as (entry name, bytes), read in memory and never extracted (no zip slip), within
+    limits on the zip's size, its number of files and their uncompressed total (no zip bombs, even when an entry's
+    declared size lies); directories and hidden or ``__MACOSX`` entries are skipped."""
+    if path is None or not str(path):
+        raise api.ArtforgeError("photos: upload a .zip first")
+    p = Path(path)
+    name = p.name
+    if p.stat().st_size > max_bytes:
+        raise api.ArtforgeError(f"{name}: {p.stat().st_size / 2**20:.1f} MB is over the upload limit of "
+                                f"{max_bytes / 2**20:.0f} MB")  # fmt: skip
+    if not zipfile.is_zipfile(p):
+        raise api.ArtforgeError(f"{name}: not a zip file")
+    budget = ZIP_EXPANSION * max_bytes
+    out: list[tuple[str, bytes]] = []
+    try:
+        with zipfile.ZipFile(p) as z:
+            infos = [
+                i for i in z.infolist()
+                if not i.is_dir() and not i.filename.startswith("__MACOSX/")
+                and not PurePosixPath(i.filename).name.startswith(".")
+            ]  # fmt: skip
+            if not infos:
+                raise api.ArtforgeError(f"{name}: holds no files")
+            if len(infos) > MAX_ZIP_FILES:
+                raise api.ArtforgeError(f"{name}: {len(infos)} files; at most {MAX_ZIP_FILES} in one zip")
+            if sum(i.file_size for i in infos) > budget:
+                raise api.ArtforgeError(
+                    f"{name}: its files unpack to more than {budget / 2**20:.0f} MB (limit); a zip bomb?"
+                )
+            for info in infos:
+                with z.open(info) as f:
+                    data = f.read(min(budget, info.file_size) + 1)
+                budget -= len(data)
+                if len(data) > info.file_size or budget < 0:
+                    raise api.ArtforgeError(f"{name}: {info.filename} unpacks to more than it declares; a zip bomb?")
+                out.append((info.filename, data))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, OSError, EOFError) as e:
+        raise api.ArtforgeError(
+            f"{name}: a broken or unsupported zip ({str(e).splitlines()[0] if str(e) else e!r})"
+        ) from None
+    return out
+
+
+def safe_name(entry: str) -> str:
+    """A zip entry's file name reduced to a plain, safe one (for messages and result names; never a path)."""
+    base = re.sub(r"[^A-Za-z0-9._-]", "_", PurePosixPath(entry.replace("\\", "/")).name).lstrip(".")
+    return base[:80] or "image"
