@@ -99,7 +99,8 @@ def build(studio: Studio) -> Any:
                                            elem_id="paint-size")  # fmt: skip
                         p_iters = gr.Slider(1, 500, value=50, step=1, label="Iterations (finest level)",
                                             elem_id="paint-iterations")  # fmt: skip
-                        p_weight = gr.Slider(0.1, 100, value=1.0, step=0.1, label="Style strength")
+                        p_weight = gr.Slider(0.1, 100, value=api.StylizeConfig.style_weight, step=0.1,
+                                             label="Style strength")  # fmt: skip
                         p_color = gr.Radio(list(PRESERVE), value="none", label="Colour preservation")
                         with gr.Row():
                             p_go = gr.Button("Paint", variant="primary", elem_id="paint-go")

@@ -99,7 +99,7 @@ class Studio:
 
     def submit_paint(
         self, owner: str, content: str | None, style: str, style_upload: str | None = None, size: float = 256,
-        iterations: float = 50, style_weight: float = 1.0, preserve_color: str = "none",
+        iterations: float = 50, style_weight: float = api.StylizeConfig.style_weight, preserve_color: str = "none",
     ) -> Job:  # fmt: skip
         """A Paint (Gatys) job in the heavy lane; every input is checked before anything is queued."""
         c_img = check_image(content, "content image", self.opts.max_upload_bytes)
