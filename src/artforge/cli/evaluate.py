@@ -40,7 +40,7 @@ def add_parser(sub: Any) -> None:
     g.add_argument(
         "--metrics", default=None, help=f"comma-separated: {','.join(METRICS)}; ppl for a stylegan2 RUN (A B: fid)"
     )
-    g.add_argument("--backbone", choices=list(BACKBONES), default="inception", help="feature network (inception)")
+    g.add_argument("--backbone", default="inception", help=f"feature network: {', '.join(BACKBONES)} (inception)")
     g.add_argument("--inception-weights", metavar="FILE", default=None, help="local pt_inception-2015-12-05 .pth")
     g.add_argument("--data", default=None, help="RUN: the data set to compare samples with (any --data of train)")
     g.add_argument("--n", type=int, default=None, help=f"RUN: samples (D's image count, <= {DEFAULT_SAMPLES})")

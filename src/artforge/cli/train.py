@@ -101,7 +101,7 @@ def add_parser(sub: Any) -> None:
         metavar="N",
         help="generated images, against the first min(N, data set size) real ones (10000)",
     )
-    g.add_argument("--metrics-backbone", choices=list(BACKBONES), default=S, help="(inception; vgg16 works offline)")
+    g.add_argument("--metrics-backbone", default=S, help=f"{', '.join(BACKBONES)} (inception; vgg16 works offline)")
     g.add_argument("--metrics-weights", metavar="FILE", default=S, help="local weights for the backbone")
     g.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(run=run)
