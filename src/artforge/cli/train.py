@@ -59,6 +59,9 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--style-weight", type=float, default=S,
                    help="on the relative style loss (5; adain 10, but 1 trains better: docs/models.md)")  # fmt: skip
     g.add_argument("--tv-weight", type=float, default=S, help="total variation (1; adain 0)")
+    g.add_argument("--targets", default=S, metavar="DIR",
+                   help="johnson, gan-style: stylised versions of --data's photos (same names) to distil")  # fmt: skip
+    g.add_argument("--target-weight", type=float, default=S, help="on the relative feature error to --targets (1)")
     g.add_argument("--adv-weight", type=float, default=S, help="gan-style lambda3 on the hinge loss (0.05)")
     g.add_argument("--no-skip", dest="skip", action="store_false", default=S,
                    help="the paper's network: johnson/gan-style without artforge's y = x + f(x) skip, "

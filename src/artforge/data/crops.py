@@ -3,19 +3,24 @@
 
 Each image is decoded once to its centre square at ``2R`` px (so a crop covers a quarter of it),
 kept as uint8. Crops are drawn from a generator seeded by (seed, step), so a resumed run sees
-exactly the crops an uninterrupted one would.
+exactly the crops an uninterrupted one would. With ``--targets`` (distillation) a photo and its stylised
+version are stacked as six channels, so that both are cut and flipped alike.
 """
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 
 from artforge.core.errors import ArtforgeError
 from artforge.data import samples
 from artforge.data.folders import decode, decode_all, list_folder, list_zip
+from artforge.data.images import MAX_PIXELS
 
 
 def pool_side(resolution: int) -> int:
@@ -44,12 +49,52 @@ def load_pool(spec: str, resolution: int, max_images: int | None = None, what: s
     return torch.from_numpy(decoded.images).permute(0, 3, 1, 2).contiguous()
 
 
+def load_pairs(data: str, targets: str, resolution: int, max_images: int | None = None) -> torch.Tensor:
+    """Photos of the folder ``data`` beside their stylised versions in ``targets`` (the same relative path, any
+    extension, the same aspect ratio) -> uint8 ``[N, 6, 2R, 2R]``: channels 0-2 the photo, 3-5 its target, so
+    that one random crop (and flip) cuts both at the same place."""
+    side = pool_side(resolution)
+    roots = {what: Path(spec) for what, spec in (("--data", data), ("--targets", targets))}
+    for what, root in roots.items():
+        if not root.is_dir():
+            raise ArtforgeError(f"{what} {root}: with --targets, both must be folders of images")
+    photos = list_folder(roots["--data"])
+    by_stem = {str(Path(rel).with_suffix("")): rel for rel in list_folder(roots["--targets"])}
+    missing = [rel for rel in sorted(photos) if str(Path(rel).with_suffix("")) not in by_stem]
+    if missing:
+        raise ArtforgeError(
+            f"--targets {targets}: no stylised version of {len(missing)} photo(s) of --data, e.g. {missing[0]} "
+            "(a target has the photo's relative path, any extension)"
+        )
+    target_files = list_folder(roots["--targets"])
+    order = sorted(photos)[: max_images or None]
+    pairs = []
+    old_limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    try:
+        for rel in order:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    warnings.simplefilter("error", Image.DecompressionBombWarning)
+                    target = target_files[by_stem[str(Path(rel).with_suffix(""))]]
+                    pair = [decode(photos[rel], side), decode(target, side)]
+            except Exception as e:  # noqa: BLE001 - one line naming the file, whatever PIL raised
+                raise ArtforgeError(f"--data/--targets {rel}: cannot read the pair ({type(e).__name__}: {e})") from None
+            pairs.append(np.concatenate(pair, axis=-1))  # [2R, 2R, 6]
+    finally:
+        Image.MAX_IMAGE_PIXELS = old_limit
+    if not pairs:
+        raise ArtforgeError(f"--data {data}: no images")
+    return torch.from_numpy(np.stack(pairs)).permute(0, 3, 1, 2).contiguous()
+
+
 def crop_generator(seed: int, step: int, salt: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed((seed * 1_000_003 + step) * 7 + salt)
 
 
 def random_crops(pool: torch.Tensor, indices: torch.Tensor, resolution: int, gen: torch.Generator) -> torch.Tensor:
-    """``[B, 3, R, R]`` float in [0, 1]: a random window of each ``pool[i]``, x-flipped with p = 1/2."""
+    """``[B, C, R, R]`` float in [0, 1]: a random window of each ``pool[i]``, x-flipped with p = 1/2."""
     side = pool.shape[-1]
     ys = torch.randint(0, side - resolution + 1, (len(indices),), generator=gen).tolist()
     xs = torch.randint(0, side - resolution + 1, (len(indices),), generator=gen).tolist()
@@ -62,6 +107,6 @@ def random_crops(pool: torch.Tensor, indices: torch.Tensor, resolution: int, gen
 
 
 def centre_crops(pool: torch.Tensor, n: int, resolution: int) -> torch.Tensor:
-    """The first ``n`` images' central ``R x R`` windows, ``[n, 3, R, R]`` in [0, 1] (fixed preview inputs)."""
+    """The first ``n`` images' central ``R x R`` windows, ``[n, C, R, R]`` in [0, 1] (fixed preview inputs)."""
     o = (pool.shape[-1] - resolution) // 2
     return pool[:n, :, o : o + resolution, o : o + resolution].float().div(255)

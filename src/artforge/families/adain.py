@@ -31,6 +31,8 @@ class AdaIN(StylizerFamily):
             raise ArtforgeError("--resolution: a multiple of 8 (256)")
         if not cfg.style:
             raise ArtforgeError(f"--model {self.name} needs --style IMAGE_OR_FOLDER")
+        if cfg.targets:
+            raise ArtforgeError("--targets is for per-style networks (johnson, gan-style), not --model adain")
 
     def net_spec(self, cfg: TrainConfig, encoder: VGGEncoder) -> NetSpec:
         return NetSpec(

@@ -30,6 +30,8 @@ class TrainConfig(Config):
     content_weight: float | None = None  # stylisers' alpha / lambda1; None = the model's default
     style_weight: float | None = None  # beta / lambda2; None = the model's default
     tv_weight: float | None = None  # gamma; None = the model's default
+    targets: str | None = None  # johnson/gan-style: folder of stylised versions of --data (distillation targets)
+    target_weight: float = 1.0  # weight of L_target, the relative VGG-feature error to the target
     adv_weight: float = 0.05  # gan-style lambda3, on the hinge adversarial loss
     skip: bool = True  # johnson/gan-style: y = x + f(x) from the identity; adain: decoder skips (False: papers' nets)
     weights: str = "vgg16-hed"  # stylisers: VGG weights of the loss network / AdaIN encoder

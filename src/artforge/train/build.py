@@ -13,7 +13,7 @@ from artforge.core import checkpoint as ckpt
 from artforge.core.errors import ArtforgeError
 from artforge.data import images as imio
 from artforge.data import samples
-from artforge.data.crops import load_pool
+from artforge.data.crops import load_pairs, load_pool
 from artforge.data.datasets import ImageDataset, open_dataset
 from artforge.data.folders import list_folder
 from artforge.families.base import GeneratorFamily, Shapes
@@ -123,7 +123,10 @@ def build_stylizer(cfg: TrainConfig, procs: Processes) -> tuple[StylizerTrainer,
     """Data, loss network, stylisation network (and the family's discriminator) for a styliser family."""
     fam = stylizer(cfg.model)
     res = cfg.resolution or 256
-    content = load_pool(cfg.data, res, cfg.max_images)
+    if cfg.targets:
+        content = load_pairs(cfg.data, cfg.targets, res, cfg.max_images)  # [N, 6, 2R, 2R]: photo | target
+    else:
+        content = load_pool(cfg.data, res, cfg.max_images)
     encoder = load_encoder(cfg.weights, progress=procs.main)
     if fam.needs_style:  # adain: a pool of style crops drawn from every step
         style = [torch.cat([load_pool(s, res, what="--style") for s in cfg.style])]

@@ -3,6 +3,9 @@
 - johnson:   L = a L_content(f(x), x) + b L_style(f(x), s) + g L_tv   (Johnson et al. 2016)
 - gan-style: L = l1 L_content + l2 L_style + l3 L_adv, with a PatchGAN telling crops of the style
              image(s) from crops of f(x) (the seed design's GAN-based stylisation)
+  With ``--targets`` (distillation, e.g. from Gatys results t of the same photos): + d L_target, where
+  L_target = mean_l ||F_l(f(x)) - F_l(t)||^2 / ||F_l(t)||^2 over the style layers (a dense, per-position
+  signal that a CPU budget can fit, where the Gram loss alone moves the network slowly)
 - adain:     L = L_c(f(g(t)), t) + l L_s(moments), t = AdaIN(f(c), f(s))   (Huang & Belongie 2017)
              With ``--encoder-width k``: first distil a k-times thinner VGG student f' (Wang et al.
              2020, artforge.nn.distill), then train g on t' = AdaIN(f'(c), f'(s)) with the same
@@ -76,7 +79,8 @@ class StylizerTrainer:
         self.step_index = 0
         self.stats = Stats()
         self.w_content, self.w_style, self.w_tv = family.loss_weights(cfg)
-        self.preview = centre_crops(content, min(GRID, len(content)), self.res).to(dev)
+        self.paired = content.shape[1] == 6  # photo | target channels (--targets)
+        self.preview = centre_crops(content, min(GRID, len(content)), self.res)[:, :3].to(dev)
         if self.kind == "adain":
             self.style_pool = style[0]  # uint8 [M, 3, 2R, 2R]
             self.style_batches = Batches(len(self.style_pool), min(cfg.batch, len(self.style_pool)), cfg.seed + 1)
@@ -118,7 +122,8 @@ class StylizerTrainer:
         return self.step_index < self.distill_steps
 
     def step(self) -> None:
-        x = self._content_batch()  # [B, 3, R, R] in [0, 1]
+        x = self._content_batch()  # [B, 3, R, R] in [0, 1] ([B, 6, R, R] with --targets: photo | target)
+        x, t = (x[:, :3], x[:, 3:]) if self.paired else (x, None)
         if self.distilling:
             self._distill_step(x)
             return
@@ -126,7 +131,7 @@ class StylizerTrainer:
             loss = self._adain_loss(x)
         else:
             y = self.net(x)
-            loss = self._perceptual_loss(x, y)
+            loss = self._perceptual_loss(x, y, t)
             if self.disc is not None:
                 self._disc_step(y.detach())
                 self.disc.requires_grad_(False)  # G's adversarial term: no gradients for D's weights
@@ -141,9 +146,10 @@ class StylizerTrainer:
         self.stats.add("loss/total", loss)
         self.step_index += 1
 
-    def _perceptual_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def _perceptual_loss(self, x: torch.Tensor, y: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
         with torch.no_grad():
             fx = self.encoder(x, JOHNSON_CONTENT)
+            ft = self.encoder(t, JOHNSON_STYLE) if t is not None else None
         fy = self.encoder(y, sorted(set(JOHNSON_CONTENT + JOHNSON_STYLE)))
         lc = sum(Fn.content_loss(fy[k], fx[k]) for k in JOHNSON_CONTENT) / len(JOHNSON_CONTENT)
         targets = {k: v.expand(len(y), -1, -1) for k, v in self.targets.items()}
@@ -152,7 +158,12 @@ class StylizerTrainer:
         self.stats.add("loss/content", lc)  # type: ignore[arg-type]
         self.stats.add("loss/style", ls)
         self.stats.add("loss/tv", ltv)
-        return self.w_content * lc + self.w_style * ls + self.w_tv * ltv  # type: ignore[no-any-return]
+        loss = self.w_content * lc + self.w_style * ls + self.w_tv * ltv
+        if ft is not None:
+            lt = sum(Fn.relative_mse(fy[k], ft[k]) for k in JOHNSON_STYLE) / len(JOHNSON_STYLE)
+            self.stats.add("loss/target", lt)  # type: ignore[arg-type]
+            loss = loss + self.cfg.target_weight * lt
+        return loss  # type: ignore[no-any-return]
 
     def _disc_step(self, fake: torch.Tensor) -> None:
         assert self.disc is not None and self.opt_d is not None
