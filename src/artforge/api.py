@@ -18,6 +18,7 @@ from artforge.data import catalog, color, images, samples
 from artforge.data.image_io import MAX_PIXELS, read_params
 from artforge.data.image_io import load as load_image
 from artforge.data.image_io import save as save_image
+from artforge.data.video import probe as probe_video
 from artforge.families import registry
 from artforge.families.base import GeneratorFamily
 from artforge.families.config import TrainConfig
@@ -53,7 +54,7 @@ __all__ = [
     "ArtforgeError", "BACKBONES", "DEFAULT_SAMPLES", "DEFAULT_TEMPORAL_WEIGHT", "METRICS", "MetricOptions",
     "StylizeConfig", "TrainConfig", "TrainingInterrupted", "cache_dir", "compare", "encoder_for", "evaluate",
     "export_model", "fetch_dataset", "fetch_weights", "list_datasets", "list_models", "list_runs", "list_weights",
-    "load_stylizer", "model_names", "project",
+    "load_stylizer", "model_names", "probe_video", "project",
     "resolve_device", "sample", "stylization_metrics", "stylize", "stylize_to_file", "stylize_video",
     "stylize_with_model", "train",
 ]  # fmt: skip

@@ -94,6 +94,15 @@ def test_zip_entries_are_read_in_memory_with_their_names(tmp_path: Path) -> None
     assert not (tmp_path.parent / "evil.png").exists()
 
 
+@pytest.mark.parametrize("entry", ["../../evil.png", "a/../../evil.png", "/abs/x.png", "C:/x.png", "..\\x.png"])
+def test_training_zips_refuse_entries_that_point_outside(tmp_path: Path, entry: str) -> None:
+    z = _zip(tmp_path / "data.zip", {"ok/a.png": _png(), entry: _png()})
+    with pytest.raises(api.ArtforgeError, match=r"^data.zip: entry .* points outside the zip \(zip slip\)$"):
+        read_zip(str(z), 2**20, strict_paths=True)
+    ok = _zip(tmp_path / "ok.zip", {"ok/a..b.png": _png()})
+    assert [n for n, _ in read_zip(str(ok), 2**20, 10, True)] == ["ok/a..b.png"]  # dots in a name are no way out
+
+
 def test_zip_bombs_and_bad_zips_are_refused_in_one_line(tmp_path: Path) -> None:
     bomb = _zip(tmp_path / "bomb.zip", {"zeros.png": b"\0" * (12 * 2**20)})  # 12 MB of zeros: a few kB zipped
     assert bomb.stat().st_size < 2**20

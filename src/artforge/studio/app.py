@@ -20,6 +20,8 @@ from artforge.studio.pages import (
 )  # fmt: skip
 from artforge.studio.service import PRESERVE, UPLOAD, Studio
 from artforge.studio.tasks import PREVIEW
+from artforge.studio.ui_media import build_generate_extras, build_video_tab
+from artforge.studio.ui_train import build_tab as build_train_tab
 
 # After a job is submitted or opened, the address bar holds ?job=ID: a refresh or a copied link shows it again.
 SET_URL_JS = """(id) => { if (id) { const u = new URL(window.location.href); u.searchParams.set('job', id);
@@ -79,6 +81,8 @@ def build(studio: Studio) -> Any:
                         i_size = gr.Slider(
                             64, 1024, value=512, step=32, label="Size (long side, px)", elem_id="instant-size"
                         )
+                        i_refresh = gr.Button("Refresh the list of models (your trained stylisers)",
+                                              elem_id="instant-refresh")  # fmt: skip
                         i_go = gr.Button("Stylise", variant="primary", elem_id="instant-go")
                         i_zip = gr.File(label="Several photos: a .zip (a zip of results comes back)",
                                         elem_id="instant-zip")  # fmt: skip
@@ -102,6 +106,8 @@ def build(studio: Studio) -> Any:
                         p_weight = gr.Slider(0.1, 100, value=api.StylizeConfig.style_weight, step=0.1,
                                              label="Style strength")  # fmt: skip
                         p_color = gr.Radio(list(PRESERVE), value="none", label="Colour preservation")
+                        p_quick = gr.Checkbox(False, label="Quick (start from a fast result, refine the finest levels)",
+                                              elem_id="paint-quick")  # fmt: skip
                         with gr.Row():
                             p_go = gr.Button("Paint", variant="primary", elem_id="paint-go")
                             p_cancel = gr.Button("Cancel", variant="stop", elem_id="paint-cancel")
@@ -116,6 +122,7 @@ def build(studio: Studio) -> Any:
                         p_file = gr.File(label="Download (PNG with its parameters)", elem_id="paint-download")
                 p_seen = gr.State("")
                 timer = gr.Timer(1.0)
+            video_tab = build_video_tab(gr, studio, style_picker, timer)
             # ---------------------------------------------------------------- Generate
             with gr.Tab("Generate", id="generate"):
                 with gr.Row():
@@ -132,12 +139,14 @@ def build(studio: Studio) -> Any:
                         gen_trunc = gr.Slider(0, 1, value=1.0, step=0.05, label="Truncation psi (StyleGAN2; 1 = none)")
                         gen_class = gr.Number(-1, precision=0, label="Class (conditional runs; -1 = random)")
                         gen_go = gr.Button("Generate", variant="primary", elem_id="generate-go")
+                        extras = build_generate_extras(gr, studio, gen_run, gen_seed, gen_trunc, timer)
                     with gr.Column():
                         gen_msg = gr.Markdown(elem_id="generate-msg")
                         gen_job = gr.Textbox(label="Job", interactive=False, elem_id="generate-job")
                         gen_result = gr.Image(label="Samples", type="filepath", interactive=False, format="png",
                                               elem_id="generate-result")  # fmt: skip
                         gen_file = gr.File(label="Download", elem_id="generate-download")
+            train_tab = build_train_tab(gr, studio, style_picker, timer)
             # ---------------------------------------------------------------- Gallery
             with gr.Tab("Gallery", id="gallery") as g_tab:
                 g_refresh = gr.Button("Refresh", elem_id="gallery-refresh")
@@ -187,6 +196,13 @@ def build(studio: Studio) -> Any:
 
         i_zip_go.click(instant_zip, [i_zip, i_model, i_style, i_style_up, i_alpha, i_size],
                        [i_job, i_msg, i_result, i_file], api_name="instant_zip")  # fmt: skip
+
+        def refresh_models(request: gr.Request) -> Any:
+            rows = studio.models(owner_of(request))
+            adain.update(r["name"] for r in rows if r["kind"] == "adain")
+            return gr.Dropdown(choices=[r["name"] for r in rows])
+
+        i_refresh.click(refresh_models, None, i_model, api_visibility="private")
         i_model.change(lambda m: gr.update(interactive=m in adain), i_model, i_style, api_visibility="private")
         i_job.change(None, i_job, None, js=SET_URL_JS, api_visibility="private")
 
@@ -199,8 +215,8 @@ def build(studio: Studio) -> Any:
                 return "", msg, None, None
             return show_instant(owner, job.id, wait=True)
 
-        def refresh_runs() -> Any:
-            names = [r["name"] for r in studio.runs()]
+        def refresh_runs(request: gr.Request) -> Any:
+            names = [r["name"] for r in studio.runs(owner_of(request))]
             return gr.Dropdown(choices=names, value=names[0] if names else None)
 
         gen_in = [gen_run, gen_seed, gen_n, gen_trunc, gen_class]
@@ -210,11 +226,11 @@ def build(studio: Studio) -> Any:
 
         # ---------------------------------------------------------------- Paint handlers
         def paint(content: Any, style: str, style_upload: Any, size: float, iterations: float, style_strength: float,
-                  preserve_color: str, request: gr.Request) -> tuple[str, str]:  # fmt: skip
+                  preserve_color: str, quick: bool, request: gr.Request) -> tuple[str, str]:  # fmt: skip
             owner = owner_of(request)
             job, msg = one_line(
                 lambda: studio.submit_paint(
-                    owner, content, style, style_upload, size, iterations, style_strength, preserve_color
+                    owner, content, style, style_upload, size, iterations, style_strength, preserve_color, bool(quick)
                 )
             )
             return (job.id, f"job {job.id} submitted") if job is not None else ("", msg)
@@ -239,8 +255,8 @@ def build(studio: Studio) -> Any:
             job, msg = one_line(lambda: studio.cancel(owner_of(request), job_id))
             return msg if job is None else f"job {job.id}: cancel requested"
 
-        p_go.click(paint, [p_content, p_style, p_style_up, p_size, p_iters, p_weight, p_color], [p_job, p_msg],
-                   api_name="paint")  # fmt: skip
+        p_go.click(paint, [p_content, p_style, p_style_up, p_size, p_iters, p_weight, p_color, p_quick],
+                   [p_job, p_msg], api_name="paint")  # fmt: skip
         p_cancel.click(cancel, p_job, p_msg, api_name="cancel")
         poll_out = [p_progress, p_preview, p_result, p_file, p_seen]
         timer.tick(poll, [p_job, p_seen], poll_out, show_progress="hidden", api_visibility="private")
@@ -355,4 +371,18 @@ def build(studio: Studio) -> Any:
 
         shown_i, shown_g = [i_job, i_msg, i_result, i_file], [gen_job, gen_msg, gen_result, gen_file]
         demo.load(on_load, None, [tabs, p_job, *shown_i, *shown_g, url_msg], api_visibility="private")
+
+        def on_load_more(request: gr.Request) -> tuple[Any, ...]:
+            """?job=ID of a Train, Video or Generate-extras job: its tab, and its job id where the tab shows it."""
+            tab, job_id, _ = open_job(studio, owner_of(request), request.query_params.get("job"))
+            boxes = {"train": 1, "video": 2, "project": 3, "walk": 4, "mix": 4}
+            if tab not in boxes:
+                return (skip(),) * 5
+            out: list[Any] = [skip()] * 5
+            out[0] = gr.Tabs(selected="generate" if boxes[tab] > 2 else tab)
+            out[boxes[tab]] = job_id
+            return tuple(out)
+
+        more = [tabs, train_tab["job"], video_tab["job"], extras["project_job"], extras["extra_job"]]
+        demo.load(on_load_more, None, more, api_visibility="private")
     return demo

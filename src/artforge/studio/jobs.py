@@ -49,7 +49,7 @@ class Job:
     seq: int
     id: str
     owner: str
-    kind: str  # paint | instant
+    kind: str  # paint | instant | generate | train | video | walk | mix | project
     lane: str  # heavy | light
     status: str  # one of STATUSES
     params: dict[str, Any]
@@ -189,6 +189,19 @@ class JobStore:
                     "WHERE id=? AND status='queued'",
                     (time.time(), job.id),
                 )
+        return self._get(job.id)
+
+    def requeue(self, owner: str, job_id: str, params: dict[str, Any]) -> Job:
+        """A job that has ended goes back to the end of its lane's queue with ``params`` (a resumed training job)."""
+        job = self.get(owner, job_id)
+        with self._conn() as c:
+            cur = c.execute(
+                "UPDATE jobs SET status='queued', params=?, error=NULL, result=NULL, started=NULL, finished=NULL, "
+                "seq=(SELECT MAX(seq) + 1 FROM jobs) WHERE id=? AND status NOT IN ('queued', 'running')",
+                (json.dumps(params, sort_keys=True), job.id),
+            )
+        if not cur.rowcount:
+            raise ArtforgeError(f"job {job.id} is {job.status}; it can be resumed once it has stopped")
         return self._get(job.id)
 
     def delete(self, owner: str, job_id: str) -> None:

@@ -55,9 +55,13 @@ def params_text(job: Job) -> str:
 
 def caption(job: Job) -> str:
     p = job.params
-    what = {"instant": p.get("model"), "generate": f"{p.get('run_name')} n={p.get('n')}"}.get(
-        job.kind, f"paint {p.get('size')} px"
-    )
+    what = {
+        "instant": p.get("model"), "generate": f"{p.get('run_name')} n={p.get('n')}",
+        "video": f"video {p.get('model')}",
+        "train": f"train {p.get('model')} on {p.get('data_name')}, {p.get('kimg')} kimg",
+        "walk": f"walk {p.get('run_name')}", "mix": f"style mix {p.get('run_name')}",
+        "project": f"projection into {p.get('run_name')}",
+    }.get(job.kind, f"paint {p.get('size')} px")  # fmt: skip
     style = p.get("style_name") or ""
     return f"{job.id} · {what}" + (f" · {style}" if style else "")
 

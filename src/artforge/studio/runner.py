@@ -15,11 +15,14 @@ from typing import Any
 from artforge import api
 from artforge.studio.jobs import Job, JobStore
 
-LANES = {"paint": "heavy", "instant": "light", "generate": "light"}
+LANES = {
+    "paint": "heavy", "train": "heavy", "video": "heavy", "project": "heavy",
+    "instant": "light", "generate": "light", "walk": "light", "mix": "light",
+}  # fmt: skip
 
 
 class Cancelled(Exception):  # noqa: N818 (an outcome, not an error)
-    """A task stops because its owner cancelled it."""
+    """A task stops because its owner cancelled it; its message, if any, says what was kept."""
 
 
 @dataclass
@@ -87,10 +90,17 @@ class Runner:
         except BaseException as e:
             self.store.finish(job.id, "failed", error=str(e).splitlines()[0] if str(e) else type(e).__name__)
             raise
+        return self._queue(job)
+
+    def _queue(self, job: Job) -> Job:
         with self._lock:
             self.done[job.id] = threading.Event()
         self.queues[job.lane].put(job.id)
         return job
+
+    def requeue(self, owner: str, job_id: str, params: dict[str, Any]) -> Job:
+        """An ended job of ``owner`` back in its lane's queue with ``params`` (resuming a training job)."""
+        return self._queue(self.store.requeue(owner, job_id, params))
 
     def cancel(self, owner: str, job_id: str) -> Job:
         job = self.store.cancel(owner, job_id)
@@ -122,11 +132,12 @@ class Runner:
             try:
                 result = self.tasks[job.kind](ctx)
                 self.store.finish(job.id, "done", result=result)
-            except (Cancelled, api.Interrupted):
+            except (Cancelled, api.Interrupted) as e:
+                kept = f"; {e}" if isinstance(e, Cancelled) and str(e) else ""
                 if self.stopping:
-                    self.store.finish(job.id, "interrupted", error="the server stopped before this job finished")
+                    self.store.finish(job.id, "interrupted", error=f"the server stopped before this job finished{kept}")
                 else:
-                    self.store.finish(job.id, "cancelled", error="cancelled by its owner")
+                    self.store.finish(job.id, "cancelled", error=f"cancelled by its owner{kept}")
             except api.ArtforgeError as e:
                 self.store.finish(job.id, "failed", error=str(e))
             except Exception as e:  # noqa: BLE001 - a job's crash must not end its worker; the log keeps the trace

@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from artforge import api
+from artforge.studio.checks import choice as _choice
+from artforge.studio.checks import model_path
+from artforge.studio.checks import number as _number
 from artforge.studio.jobs import Job, JobStore
 from artforge.studio.runner import Runner
 from artforge.studio.settings import ServeOptions
@@ -44,22 +47,6 @@ class JobView:
         return f"job {j.id}: {j.status}" + (f" · {j.error}" if j.error else "")
 
 
-def _choice(value: Any, allowed: tuple[str, ...], what: str) -> str:
-    if value not in allowed:
-        raise api.ArtforgeError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
-    return str(value)
-
-
-def _number(value: Any, lo: float, hi: float, what: str) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise api.ArtforgeError(f"{what} must be a number, not {value!r}") from None
-    if not lo <= x <= hi:
-        raise api.ArtforgeError(f"{what} must be in [{lo:g}, {hi:g}], not {x:g}")
-    return x
-
-
 class Studio:
     """One studio: a job store in ``opts.data_dir`` and its worker lanes. :meth:`start` before use."""
 
@@ -82,14 +69,27 @@ class Studio:
         if self.outbox is not None:
             shutil.rmtree(self.outbox, ignore_errors=True)
 
-    def models(self) -> list[dict[str, Any]]:
-        return api.list_models(str(self.opts.runs))
+    def _trained(self, owner: str | None, list_: Any) -> list[dict[str, Any]]:
+        """Rows of ``list_`` (api.list_runs or api.list_models) for the runs of ``owner``'s train jobs, each
+        named ``<job id>-<run>``: another user's runs are not offered."""
+        rows = []
+        for job in self.store.list(owner, ("done", "cancelled", "interrupted", "failed")) if owner else []:
+            if job.kind == "train":
+                for row in list_(self.store.job_dir(job.id) / "runs"):
+                    if row.get("source", "trained") == "trained":
+                        rows.append({**row, "name": f"{job.id}-{row['name']}", "job": job.id})
+        return rows
 
-    def runs(self) -> list[dict[str, Any]]:
-        """The trained generator runs under ``--runs`` (only these can be sampled: no other path is accepted)."""
-        return api.list_runs(self.opts.runs)
+    def models(self, owner: str | None = None) -> list[dict[str, Any]]:
+        """Shipped models, styliser runs under ``--runs`` and those ``owner`` trained in the studio."""
+        return api.list_models(str(self.opts.runs)) + self._trained(owner, lambda d: api.list_models(str(d)))
 
-    def _style(self, choice: Any, upload: str | None) -> tuple[str, str, Any]:
+    def runs(self, owner: str | None = None) -> list[dict[str, Any]]:
+        """The trained generator runs under ``--runs`` and those ``owner`` trained in the studio (only these can be
+        sampled: no other path is accepted)."""
+        return api.list_runs(self.opts.runs) + self._trained(owner, api.list_runs)
+
+    def pick_style(self, choice: Any, upload: str | None) -> tuple[str, str, Any]:
         """(spec for the job, name for its parameters, image to save as style.png or None)."""
         choice = _choice(choice, (*self.paintings, UPLOAD), "style")
         if choice != UPLOAD:
@@ -100,16 +100,19 @@ class Studio:
     def submit_paint(
         self, owner: str, content: str | None, style: str, style_upload: str | None = None, size: float = 256,
         iterations: float = 50, style_weight: float = api.StylizeConfig.style_weight, preserve_color: str = "none",
+        quick: bool = False,
     ) -> Job:  # fmt: skip
-        """A Paint (Gatys) job in the heavy lane; every input is checked before anything is queued."""
+        """A Paint (Gatys) job in the heavy lane; every input is checked before anything is queued. ``quick`` starts
+        from a feed-forward picture (``--init fast``) that the finest levels refine."""
         c_img = check_image(content, "content image", self.opts.max_upload_bytes)
-        spec, style_name, s_img = self._style(style, style_upload)
+        spec, style_name, s_img = self.pick_style(style, style_upload)
         params = {
             "content_name": Path(str(content)).name, "style": spec, "style_name": style_name,
             "size": int(_number(size, 64, SIZES[1], "size")),
             "iterations": int(_number(iterations, 1, 2000, "iterations")),
             "style_weight": _number(style_weight, 0, 1e6, "style weight"),
             "preserve_color": _choice(preserve_color, PRESERVE, "colour preservation"),
+            "init": "fast" if quick else "content",
         }  # fmt: skip
         return self.runner.submit(owner, "paint", params, lambda d: self._save_inputs(d, c_img, s_img))
 
@@ -118,15 +121,16 @@ class Studio:
         size: float = 512, alpha: float = 1.0,
     ) -> Job:  # fmt: skip
         """An Instant (feed-forward) job in the light lane; AdaIN models take a style, the others none."""
-        rows = {r["name"]: r for r in self.models()}
+        rows = {r["name"]: r for r in self.models(owner)}
         model = _choice(model, tuple(rows), "model")
         c_img = check_image(content, "content image", self.opts.max_upload_bytes)
         spec, style_name, s_img = ("", "", None)
         if rows[model]["kind"] == "adain":
-            spec, style_name, s_img = self._style(style or next(iter(self.paintings)), style_upload)
+            spec, style_name, s_img = self.pick_style(style or next(iter(self.paintings)), style_upload)
         params = {
             "content_name": Path(str(content)).name, "model": model, "style": spec, "style_name": style_name,
             "size": int(_number(size, 64, SIZES[1], "size")), "alpha": _number(alpha, 0, 1, "alpha"),
+            **model_path(rows[model]),
         }  # fmt: skip
         return self.runner.submit(owner, "instant", params, lambda d: self._save_inputs(d, c_img, s_img))
 
@@ -135,7 +139,7 @@ class Studio:
         class_index: float | None = None,
     ) -> Job:  # fmt: skip
         """A Generate job in the light lane: a grid of ``n`` samples of a listed run."""
-        rows = {r["name"]: r for r in self.runs()}
+        rows = {r["name"]: r for r in self.runs(owner)}
         if not rows:
             raise api.ArtforgeError(f"no trained generator runs in {self.opts.runs}: train one (artforge train) first")
         row = rows[_choice(run, tuple(rows), "run")]
@@ -157,7 +161,7 @@ class Studio:
         size: float = 512, alpha: float = 1.0,
     ) -> Job:  # fmt: skip
         """Instant over a zip of photos (every entry decoded and checked first); the result is a zip of PNGs."""
-        rows = {r["name"]: r for r in self.models()}
+        rows = {r["name"]: r for r in self.models(owner)}
         model = _choice(model, tuple(rows), "model")
         zip_name = Path(str(photos)).name
         imgs, names = [], []
@@ -171,10 +175,11 @@ class Studio:
                 names.append(name)
         spec, style_name, s_img = ("", "", None)
         if rows[model]["kind"] == "adain":
-            spec, style_name, s_img = self._style(style or next(iter(self.paintings)), style_upload)
+            spec, style_name, s_img = self.pick_style(style or next(iter(self.paintings)), style_upload)
         params = {
             "content_name": zip_name, "inputs": names, "model": model, "style": spec, "style_name": style_name,
             "size": int(_number(size, 64, SIZES[1], "size")), "alpha": _number(alpha, 0, 1, "alpha"),
+            **model_path(rows[model]),
         }  # fmt: skip
 
         def prepare(folder: Path) -> None:
@@ -204,8 +209,9 @@ class Studio:
 
     @staticmethod
     def image_name(job: Job) -> str:
-        """The file that shows a finished job as a picture: its result, or for a zip of results the first one."""
-        return PREVIEW if str(job.result).endswith(".zip") else str(job.result)
+        """The file that shows a finished job as a picture: its PNG result, else (a zip of results, a video) its
+        preview: the first result, the first frame."""
+        return str(job.result) if str(job.result).endswith(".png") else PREVIEW
 
     def wait(self, owner: str, job_id: str, timeout: float = 300.0) -> JobView:
         self.store.get(owner, job_id)

@@ -13,6 +13,7 @@ from typing import Any
 from PIL import Image
 
 from artforge import api
+from artforge.studio import media, training
 from artforge.studio.runner import JobContext, Task
 
 RESULT = "result.png"
@@ -35,7 +36,7 @@ def paint(ctx: JobContext) -> str:
     p: dict[str, Any] = ctx.job.params
     cfg = api.StylizeConfig(
         size=int(p["size"]), iterations=int(p["iterations"]), style_weight=float(p["style_weight"]),
-        preserve_color=str(p["preserve_color"]),
+        preserve_color=str(p["preserve_color"]), init=str(p.get("init", "content")),
     )  # fmt: skip
     content = ctx.folder / "content.png"
     style = style_spec(ctx, str(p["style"]))
@@ -78,7 +79,7 @@ def instant(ctx: JobContext) -> str:
     if "inputs" in p:
         return _instant_zip(ctx, p, styles)
     api.stylize_with_model(
-        str(ctx.folder / "content.png"), ctx.folder / RESULT, str(p["model"]), styles=styles,
+        str(ctx.folder / "content.png"), ctx.folder / RESULT, str(p.get("model_path", p["model"])), styles=styles,
         size=int(p["size"]), alpha=float(p.get("alpha", 1.0)), progress=False,
     )  # fmt: skip
     ctx.check()
@@ -88,7 +89,8 @@ def instant(ctx: JobContext) -> str:
 def _instant_zip(ctx: JobContext, p: dict[str, Any], styles: list[str]) -> str:
     files = [str(ctx.folder / f"in-{i:03d}.png") for i in range(len(p["inputs"]))]
     written = api.stylize_with_model(
-        files, str(ctx.folder / "results") + os.sep, str(p["model"]), styles=styles, size=int(p["size"]),
+        files, str(ctx.folder / "results") + os.sep, str(p.get("model_path", p["model"])), styles=styles,
+        size=int(p["size"]),
         alpha=float(p.get("alpha", 1.0)), progress=False,
     )  # fmt: skip
     ctx.check()
@@ -120,4 +122,7 @@ def generate(ctx: JobContext) -> str:
     return RESULT
 
 
-TASKS: dict[str, Task] = {"paint": paint, "instant": instant, "generate": generate}
+TASKS: dict[str, Task] = {
+    "paint": paint, "instant": instant, "generate": generate, "train": training.train, "video": media.video,
+    "walk": media.walk, "mix": media.mix, "project": media.project,
+}  # fmt: skip

@@ -42,10 +42,16 @@ MAX_ZIP_FILES = 100  # images in one zip
 ZIP_EXPANSION = 10  # the entries may hold at most this many times the upload limit, uncompressed (zip bombs)
 
 
-def read_zip(path: str | os.PathLike[str] | None, max_bytes: int) -> list[tuple[str, bytes]]:
+MAX_TRAIN_ZIP_FILES = 5000  # images in one training zip
+
+
+def read_zip(
+    path: str | os.PathLike[str] | None, max_bytes: int, max_files: int = MAX_ZIP_FILES, strict_paths: bool = False
+) -> list[tuple[str, bytes]]:
     """The files of an uploaded zip as (entry name, bytes), read in memory and never extracted (no zip slip), within
     limits on the zip's size, its number of files and their uncompressed total (no zip bombs, even when an entry's
-    declared size lies); directories and hidden or ``__MACOSX`` entries are skipped."""
+    declared size lies); directories and hidden or ``__MACOSX`` entries are skipped. ``strict_paths`` refuses a zip
+    with an entry that names a place outside it (``..``, an absolute path or a drive)."""
     if path is None or not str(path):
         raise api.ArtforgeError("photos: upload a .zip first")
     p = Path(path)
@@ -66,8 +72,11 @@ def read_zip(path: str | os.PathLike[str] | None, max_bytes: int) -> list[tuple[
             ]  # fmt: skip
             if not infos:
                 raise api.ArtforgeError(f"{name}: holds no files")
-            if len(infos) > MAX_ZIP_FILES:
-                raise api.ArtforgeError(f"{name}: {len(infos)} files; at most {MAX_ZIP_FILES} in one zip")
+            if len(infos) > max_files:
+                raise api.ArtforgeError(f"{name}: {len(infos)} files; at most {max_files} in one zip")
+            for i in z.infolist() if strict_paths else ():
+                if _outside(i.filename):
+                    raise api.ArtforgeError(f"{name}: entry {i.filename[:60]!r} points outside the zip (zip slip)")
             if sum(i.file_size for i in infos) > budget:
                 raise api.ArtforgeError(
                     f"{name}: its files unpack to more than {budget / 2**20:.0f} MB (limit); a zip bomb?"
@@ -84,6 +93,12 @@ def read_zip(path: str | os.PathLike[str] | None, max_bytes: int) -> list[tuple[
             f"{name}: a broken or unsupported zip ({str(e).splitlines()[0] if str(e) else e!r})"
         ) from None
     return out
+
+
+def _outside(entry: str) -> bool:
+    """Whether a zip entry's name would land outside a folder it were extracted into."""
+    parts = PurePosixPath(entry.replace("\\", "/")).parts
+    return entry.startswith(("/", "\\")) or ".." in parts or (bool(parts) and ":" in parts[0])
 
 
 def safe_name(entry: str) -> str:
