@@ -211,3 +211,27 @@ def test_gallery_after_a_server_restart(studio: Any, page: Any, photo: Path, tmp
     download = tmp_path / "download.png"  # the bytes the browser gets keep artforge's parameter chunk
     download.write_bytes(page.request.get(link.get_attribute("href")).body())
     assert api.read_params(download)["model"] == "adain-wesnoth-fast"
+
+
+def test_train_page_shows_progress_samples_and_keeps_the_job(studio: Any, page: Any) -> None:
+    page.goto(studio.url)
+    page.get_by_role("tab", name="Train").click()
+    expect(page.locator("#train-data").get_by_label("fashion-mnist")).to_be_checked()
+    page.get_by_text("More settings").click()
+    for elem_id, value in (("train-kimg", "0.064"), ("train-resolution", "32"), ("train-batch", "16"),
+                           ("train-width", "8"), ("train-max-images", "256")):  # fmt: skip
+        box = page.locator(f"#{elem_id} input")
+        box.fill(value)
+        box.press("Enter")
+    page.locator("#train-go").click()
+    job = _job_id(page, "train-job")
+    expect(page).to_have_url(re.compile(rf"\?job={job}$"))
+    expect(page.locator("#train-grid img")).to_be_visible(timeout=LONG)
+    expect(page.locator("#train-progress")).to_contain_text(f"job {job}: done", timeout=LONG)
+    expect(page.locator("#train-plot")).to_contain_text("Losses")
+    page.reload()  # ?job=ID opens the Train tab with the job, its samples and its curves
+    expect(page.get_by_role("tab", name="Train")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#train-grid img")).to_be_visible()
+    expect(page.locator("#train-progress")).to_contain_text(f"job {job}: done")
+    params = JobStore(studio.data_dir).get("local", job).params
+    assert params["config"]["kimg"] == 0.064 and params["config"]["max_images"] == 256

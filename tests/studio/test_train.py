@@ -206,3 +206,24 @@ def test_restart_then_one_resume_and_other_users_are_kept_out(auth_studio: Any) 
     assert steps == sorted(set(steps)) and steps[-1] == at + 2
     assert job not in [r["id"] for r in bob.predict(api_name="/gallery")]
     assert job in [r["id"] for r in ann.predict(api_name="/gallery")]
+
+
+def test_a_styliser_trained_on_a_zip_appears_in_instant(client: Client, photo: Path, tmp_path: Path) -> None:
+    import skimage.data
+
+    rng = np.random.default_rng(2)
+    photos = _zip(tmp_path / "photos.zip", {f"{name}.png": _png(rng, 48) for name in ("a", "b", "c")})
+    style = tmp_path / "coffee.png"
+    Image.fromarray(skimage.data.coffee()).resize((64, 40)).save(style)
+    job, msg = client.predict(data_zip=handle_file(str(photos)), dataset="upload", model="johnson", kimg=0.004,
+                              style="upload", style_upload=handle_file(str(style)), resolution=32, batch=2, width=4,
+                              api_name="/train")  # fmt: skip
+    assert msg == f"job {job} submitted"
+    assert _wait(client, job)["status"] == "done"
+    state = _status(client, job)
+    assert state["params"]["style_name"] == "coffee.png" and state["params"]["model"] == "johnson"
+    model = f"{job}-{state['run']}"
+    i_job, msg, _, png = client.predict(content=handle_file(str(photo)), model=model, style_upload=None, size=64,
+                                        api_name="/instant")  # fmt: skip
+    assert msg.startswith(f"job {i_job}: done") and max(api.load_image(png).size) == 64
+    assert api.read_params(png)["styles"] == []  # a per-style network: its style is built in

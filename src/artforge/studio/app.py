@@ -9,6 +9,7 @@ from typing import Any
 
 from artforge import api
 from artforge.studio.pages import (
+    SET_URL_JS,
     caption,
     gallery_rows,
     one_line,
@@ -22,10 +23,6 @@ from artforge.studio.service import PRESERVE, UPLOAD, Studio
 from artforge.studio.tasks import PREVIEW
 from artforge.studio.ui_media import build_generate_extras, build_video_tab
 from artforge.studio.ui_train import build_tab as build_train_tab
-
-# After a job is submitted or opened, the address bar holds ?job=ID: a refresh or a copied link shows it again.
-SET_URL_JS = """(id) => { if (id) { const u = new URL(window.location.href); u.searchParams.set('job', id);
-  window.history.replaceState(null, '', u.toString()); } return []; }"""
 
 
 def _thumbnails(studio: Studio) -> list[tuple[str, str]]:
@@ -75,7 +72,7 @@ def build(studio: Studio) -> Any:
                     with gr.Column():
                         i_content = gr.File(label="Photo", elem_id="instant-content")
                         i_model = gr.Dropdown(models, value=models[0] if models else None, label="Model",
-                                              elem_id="instant-model")  # fmt: skip
+                                              allow_custom_value=True, elem_id="instant-model")  # fmt: skip
                         i_style, i_style_up = style_picker("instant")
                         i_alpha = gr.Slider(0, 1, value=1.0, step=0.05, label="Alpha (AdaIN: 0 photo, 1 style)")
                         i_size = gr.Slider(
@@ -122,7 +119,7 @@ def build(studio: Studio) -> Any:
                         p_file = gr.File(label="Download (PNG with its parameters)", elem_id="paint-download")
                 p_seen = gr.State("")
                 timer = gr.Timer(1.0)
-            video_tab = build_video_tab(gr, studio, style_picker, timer)
+            video_tab = build_video_tab(gr, studio, style_picker)
             # ---------------------------------------------------------------- Generate
             with gr.Tab("Generate", id="generate"):
                 with gr.Row():
@@ -139,14 +136,14 @@ def build(studio: Studio) -> Any:
                         gen_trunc = gr.Slider(0, 1, value=1.0, step=0.05, label="Truncation psi (StyleGAN2; 1 = none)")
                         gen_class = gr.Number(-1, precision=0, label="Class (conditional runs; -1 = random)")
                         gen_go = gr.Button("Generate", variant="primary", elem_id="generate-go")
-                        extras = build_generate_extras(gr, studio, gen_run, gen_seed, gen_trunc, timer)
+                        extras = build_generate_extras(gr, studio, gen_run, gen_seed, gen_trunc)
                     with gr.Column():
                         gen_msg = gr.Markdown(elem_id="generate-msg")
                         gen_job = gr.Textbox(label="Job", interactive=False, elem_id="generate-job")
                         gen_result = gr.Image(label="Samples", type="filepath", interactive=False, format="png",
                                               elem_id="generate-result")  # fmt: skip
                         gen_file = gr.File(label="Download", elem_id="generate-download")
-            train_tab = build_train_tab(gr, studio, style_picker, timer)
+            train_tab = build_train_tab(gr, studio, style_picker)
             # ---------------------------------------------------------------- Gallery
             with gr.Tab("Gallery", id="gallery") as g_tab:
                 g_refresh = gr.Button("Refresh", elem_id="gallery-refresh")

@@ -135,12 +135,14 @@ class JobStore:
             raise ArtforgeError(f"job {job_id}: no such job")
         return job
 
-    def list(self, owner: str, statuses: tuple[str, ...] = STATUSES) -> list[Job]:
-        """``owner``'s jobs with one of ``statuses``, newest first."""
+    def list(self, owner: str, statuses: tuple[str, ...] = STATUSES, kind: str | None = None) -> list[Job]:
+        """``owner``'s jobs with one of ``statuses`` (and of ``kind`` if given), newest first."""
         marks = ",".join("?" * len(statuses))
+        of_kind = "" if kind is None else " AND kind=?"
         with self._conn() as c:
             rows = c.execute(
-                f"SELECT * FROM jobs WHERE owner=? AND status IN ({marks}) ORDER BY seq DESC", (owner, *statuses)
+                f"SELECT * FROM jobs WHERE owner=? AND status IN ({marks}){of_kind} ORDER BY seq DESC",
+                (owner, *statuses, *([] if kind is None else [kind])),
             ).fetchall()
         return [_job(r) for r in rows]
 

@@ -17,6 +17,10 @@ from artforge.studio.service import JobView, Studio
 T = TypeVar("T")
 LOCAL_USER = "local"  # the owner of every job when the studio runs without --auth
 
+# After a job is submitted or opened, the address bar holds ?job=ID: a refresh or a copied link shows it again.
+SET_URL_JS = """(id) => { if (id) { const u = new URL(window.location.href); u.searchParams.set('job', id);
+  window.history.replaceState(null, '', u.toString()); } return []; }"""
+
 
 def owner_of(request: Any) -> str:
     """The signed-in Gradio user, or ``local`` without auth."""

@@ -73,11 +73,10 @@ class Studio:
         """Rows of ``list_`` (api.list_runs or api.list_models) for the runs of ``owner``'s train jobs, each
         named ``<job id>-<run>``: another user's runs are not offered."""
         rows = []
-        for job in self.store.list(owner, ("done", "cancelled", "interrupted", "failed")) if owner else []:
-            if job.kind == "train":
-                for row in list_(self.store.job_dir(job.id) / "runs"):
-                    if row.get("source", "trained") == "trained":
-                        rows.append({**row, "name": f"{job.id}-{row['name']}", "job": job.id})
+        for job in self.store.list(owner, ("done", "cancelled", "interrupted", "failed"), "train") if owner else []:
+            for row in list_(self.store.job_dir(job.id) / "runs"):
+                if row.get("source", "trained") == "trained":
+                    rows.append({**row, "name": f"{job.id}-{row['name']}", "job": job.id})
         return rows
 
     def models(self, owner: str | None = None) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from artforge.studio import media
-from artforge.studio.pages import one_line, owner_of, progress_html
+from artforge.studio.pages import SET_URL_JS, one_line, owner_of, progress_html
 from artforge.studio.service import Studio
 
 StylePicker = Callable[[str], tuple[Any, Any]]
@@ -27,7 +27,7 @@ def _poll(studio: Studio, owner: str, job_id: str, shown: str, skip: Any) -> tup
     return (progress_html(view), result, key)
 
 
-def build_video_tab(gr: Any, studio: Studio, style_picker: StylePicker, timer: Any) -> dict[str, Any]:
+def build_video_tab(gr: Any, studio: Studio, style_picker: StylePicker) -> dict[str, Any]:
     models = [r["name"] for r in studio.models()]
     skip = gr.skip
     with gr.Tab("Video", id="video"):
@@ -35,7 +35,8 @@ def build_video_tab(gr: Any, studio: Studio, style_picker: StylePicker, timer: A
             with gr.Column():
                 clip = gr.File(label=f"Clip (a short video: at most {media.MAX_VIDEO_FRAMES} frames)",
                                elem_id="video-input")  # fmt: skip
-                model = gr.Dropdown(models, value=models[0] if models else None, label="Model", elem_id="video-model")
+                model = gr.Dropdown(models, value=models[0] if models else None, label="Model", allow_custom_value=True,
+                                    elem_id="video-model")  # fmt: skip
                 refresh = gr.Button("Refresh the list of models")
                 style, style_up = style_picker("video")
                 alpha = gr.Slider(0, 1, value=1.0, step=0.05, label="Alpha (AdaIN: 0 photo, 1 style)")
@@ -52,6 +53,7 @@ def build_video_tab(gr: Any, studio: Studio, style_picker: StylePicker, timer: A
                 result = gr.Video(label="Result", interactive=False, elem_id="video-result")
                 download = gr.File(label="Download", elem_id="video-download")
         seen = gr.State("")
+        timer = gr.Timer(1.0)  # in the tab: a timer ticks only while its tab is shown
 
     def submit(video: Any, model: str, style: str, style_upload: Any, alpha: float, size: float, temporal: bool,
                request: gr.Request) -> tuple[str, str]:  # fmt: skip
@@ -78,10 +80,11 @@ def build_video_tab(gr: Any, studio: Studio, style_picker: StylePicker, timer: A
     out = [progress, result, download, seen]
     timer.tick(poll, [job, seen], out, show_progress="hidden", api_visibility="private")
     job.change(poll, [job, seen], out, show_progress="hidden", api_visibility="private")
+    job.change(None, job, None, js=SET_URL_JS, api_visibility="private")
     return {"job": job}
 
 
-def build_generate_extras(gr: Any, studio: Studio, run: Any, seed: Any, truncation: Any, timer: Any) -> dict[str, Any]:
+def build_generate_extras(gr: Any, studio: Studio, run: Any, seed: Any, truncation: Any) -> dict[str, Any]:
     """Below Generate's controls: walk, style mixing and projection, each an API endpoint."""
     skip = gr.skip
     with gr.Accordion("Latent walk (a video)", open=False):
@@ -106,6 +109,7 @@ def build_generate_extras(gr: Any, studio: Studio, run: Any, seed: Any, truncati
     extra_job = gr.Textbox(label="Job", interactive=False, elem_id="extras-job")
     extra_file = gr.File(label="Download", elem_id="extras-download")
     seen = gr.State("")
+    timer = gr.Timer(1.0)  # in the Generate tab: a timer ticks only while its tab is shown
 
     def finished(owner: str, job_id: str) -> tuple[str, str, Any, Any]:
         view, m = one_line(lambda: studio.wait(owner, job_id, 600))
@@ -139,8 +143,10 @@ def build_generate_extras(gr: Any, studio: Studio, run: Any, seed: Any, truncati
                   api_name="walk")  # fmt: skip
     mix_go.click(mix, [run, seed, mix_n, band, truncation], [extra_job, extra_msg, mix_image, extra_file],
                  api_name="style_mix")  # fmt: skip
+    extra_job.change(None, extra_job, None, js=SET_URL_JS, api_visibility="private")
     project_go.click(project, [run, photo, steps, w_plus, seed], [project_job, extra_msg], api_name="project")
     out = [project_progress, project_image, extra_file, seen]
     timer.tick(poll, [project_job, seen], out, show_progress="hidden", api_visibility="private")
     project_job.change(poll, [project_job, seen], out, show_progress="hidden", api_visibility="private")
+    project_job.change(None, project_job, None, js=SET_URL_JS, api_visibility="private")
     return {"project_job": project_job, "extra_job": extra_job, "extra_msg": extra_msg}

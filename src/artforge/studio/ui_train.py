@@ -8,7 +8,7 @@ from typing import Any
 
 from artforge import api
 from artforge.studio import training
-from artforge.studio.pages import one_line, owner_of
+from artforge.studio.pages import SET_URL_JS, one_line, owner_of
 from artforge.studio.service import Studio
 
 StylePicker = Callable[[str], tuple[Any, Any]]
@@ -18,8 +18,7 @@ def _jobs(studio: Studio, owner: str) -> list[tuple[str, str]]:
     """The owner's training jobs as dropdown choices (label, id), newest first."""
     return [
         (f"{j.id} · {j.params['model']} on {j.params['data_name']} · {j.status}", j.id)
-        for j in studio.store.list(owner)
-        if j.kind == "train"
+        for j in studio.store.list(owner, kind="train")
     ]
 
 
@@ -38,7 +37,7 @@ def status(studio: Studio, owner: str, job_id: str) -> tuple[dict[str, Any], str
     return out, grid
 
 
-def build_tab(gr: Any, studio: Studio, style_picker: StylePicker, timer: Any) -> dict[str, Any]:
+def build_tab(gr: Any, studio: Studio, style_picker: StylePicker) -> dict[str, Any]:
     """The tab's components and handlers, inside the Blocks' Tabs; returns the components others need."""
     skip = gr.skip
     with gr.Tab("Train", id="train") as tab:
@@ -77,6 +76,7 @@ def build_tab(gr: Any, studio: Studio, style_picker: StylePicker, timer: Any) ->
                 state = gr.JSON(visible=False)
         seen = gr.State("")
         hidden = gr.Textbox(visible=False)
+        timer = gr.Timer(1.0)  # in the tab: a timer ticks only while its tab is shown
 
     def submit(data_zip: Any, dataset: str, model: str, kimg: float, style: str, style_upload: Any, resolution: float,
                batch: float, width: float, max_images: float, seed: float,
@@ -141,5 +141,6 @@ def build_tab(gr: Any, studio: Studio, style_picker: StylePicker, timer: Any) ->
     poll_out = [progress, grid, plot, seen]
     timer.tick(poll, [job, seen], poll_out, show_progress="hidden", api_visibility="private")
     job.change(poll, [job, seen], poll_out, show_progress="hidden", api_visibility="private")
+    job.change(None, job, None, js=SET_URL_JS, api_visibility="private")
     hidden.submit(api_status, hidden, [state, grid], api_name="train_status")
     return {"job": job, "jobs": jobs}
