@@ -1,4 +1,5 @@
-"""``artforge serve``: the studio, a local web app (Gradio) for painting and instant stylisation."""
+"""``artforge serve``: the studio, a local web app (Gradio) for painting, instant stylisation, video, generation and
+training."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ DEFAULT_DATA_DIR = "~/.local/share/artforge/studio"
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
-        "serve", help="start artforge studio, a web app for painting and instant stylisation",
+        "serve", help="start artforge studio, a web app for painting, stylisation, video, generation and training",
         description="Start artforge studio (needs the [web] extra: pip install 'artforge[web]') and print its URL. "
         "A --host other than loopback needs --auth, or --insecure.",
     )  # fmt: skip
@@ -22,7 +23,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--auth-file", help="a file of USER:PASS lines")
     p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest upload, MB (20)")
     p.add_argument("--runs", default="runs", help="trained runs: generators for Generate, stylisers for Instant (runs)")
-    p.add_argument("--heavy-workers", type=int, default=1, help="Paint jobs at a time (1)")
+    p.add_argument("--heavy-workers", type=int, default=1, help="Paint, Train, Video jobs at a time (1)")
     p.add_argument("--insecure", action="store_true", help="allow a non-loopback --host without --auth")
     p.set_defaults(run=run)
 
