@@ -1,6 +1,7 @@
 """Screenshots of artforge studio's pages for docs/studio.md: starts ``artforge serve`` on a free port with a
-temporary data dir, runs an Instant and a small Paint job in Debian's Chromium (Playwright), and writes
-docs/studio/{instant,paint,gallery}.jpg.
+temporary data dir, runs an Instant job, a small Paint job and a short DCGAN training job on Fashion-MNIST (`artforge
+data fetch fashion-mnist` first) in Debian's Chromium (Playwright), and writes docs/studio/{instant,paint,gallery,
+train}.jpg.
 
     .venv/bin/python scripts/studio_screenshots.py [--out docs/studio]
 """
@@ -68,11 +69,24 @@ def main() -> int:
             page.get_by_role("tab", name="Gallery").click()
             expect(page.locator("#gallery-images img").nth(1)).to_be_visible()
             page.screenshot(path=out / "gallery.jpg", type="jpeg", quality=80, full_page=True)
+            page.get_by_role("tab", name="Train").click()
+            page.get_by_text("More settings").click()
+            for elem_id, value in (("train-kimg", "3"), ("train-resolution", "32"), ("train-max-images", "4096")):
+                box = page.locator(f"#{elem_id} input")
+                box.fill(value)
+                box.press("Enter")
+            page.locator("#train-go").click()
+            expect(page.locator("#train-grid img")).to_be_visible()
+            expect(page.locator("#train-progress")).to_contain_text("ETA")
+            time.sleep(4)  # a few more points on the loss curves
+            page.screenshot(path=out / "train.jpg", type="jpeg", quality=80, full_page=True)
+            page.locator("#train-stop").click()
+            expect(page.locator("#train-progress")).to_contain_text("cancelled")
             browser.close()
     finally:
         server.terminate()
         server.wait(30)
-    for name in ("instant", "paint", "gallery"):
+    for name in ("instant", "paint", "gallery", "train"):
         print(f"wrote {out / name}.jpg")
     return 0
 

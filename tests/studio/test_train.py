@@ -58,7 +58,7 @@ def _until_trained(client: Client, job: str, steps: int, seconds: float = 90) ->
 
 
 def _steps(data_dir: Path, job: str) -> list[int]:
-    """The steps of the run's stats.jsonl, as written (a resume that started over would repeat them)."""
+    """The steps of the run's stats.jsonl, as written (a resume that started over would go back)."""
     stats = next((data_dir / "jobs" / job / "runs").glob("*/stats.jsonl"))
     return [json.loads(line)["step"] for line in stats.read_text().splitlines()]
 
@@ -102,7 +102,8 @@ def test_stop_then_resume_continues_from_the_checkpoint(client: Client, studio: 
     done = _status(client, job)
     assert done["step"] == at + 3 and done["total_kimg"] == pytest.approx(kimg)
     steps = _steps(studio.data_dir, job)
-    assert steps == sorted(set(steps)) and steps[-1] == at + 3  # continued from `at`: no step logged twice
+    # continued from `at`, not from 0 (the stop may log `at` twice when it falls on a log tick)
+    assert steps == sorted(steps) and steps[-1] == at + 3 and steps.count(at) <= 2
     log = (studio.data_dir / "jobs" / job / "train.log").read_text()
     assert log.count("run: ") == 2 and len({ln for ln in log.splitlines() if ln.startswith("run: ")}) == 1
     msg = client.predict(job, 0, api_name="/train_resume")[1]
@@ -203,7 +204,7 @@ def test_restart_then_one_resume_and_other_users_are_kept_out(auth_studio: Any) 
     assert ann.predict(job, kimg, api_name="/train_resume") == (job, f"job {job}: resumed from its last checkpoint")
     assert _wait(ann, job)["status"] == "done"
     steps = _steps(auth_studio.data_dir, job)
-    assert steps == sorted(set(steps)) and steps[-1] == at + 2
+    assert steps == sorted(steps) and steps[-1] == at + 2 and steps.count(at) <= 2
     assert job not in [r["id"] for r in bob.predict(api_name="/gallery")]
     assert job in [r["id"] for r in ann.predict(api_name="/gallery")]
 

@@ -67,7 +67,7 @@ def build(studio: Studio) -> Any:
         url_msg = gr.Markdown(elem_id="url-msg")
         with gr.Tabs(selected="instant") as tabs:
             # ---------------------------------------------------------------- Instant
-            with gr.Tab("Instant", id="instant"):
+            with gr.Tab("Instant", id="instant") as i_tab:
                 with gr.Row():
                     with gr.Column():
                         i_content = gr.File(label="Photo", elem_id="instant-content")
@@ -121,7 +121,7 @@ def build(studio: Studio) -> Any:
                 timer = gr.Timer(1.0)
             video_tab = build_video_tab(gr, studio, style_picker)
             # ---------------------------------------------------------------- Generate
-            with gr.Tab("Generate", id="generate"):
+            with gr.Tab("Generate", id="generate") as gen_tab:
                 with gr.Row():
                     with gr.Column():
                         run_names = [r["name"] for r in studio.runs()]
@@ -200,6 +200,7 @@ def build(studio: Studio) -> Any:
             return gr.Dropdown(choices=[r["name"] for r in rows])
 
         i_refresh.click(refresh_models, None, i_model, api_visibility="private")
+        i_tab.select(refresh_models, None, i_model, api_visibility="private")  # the user's new stylisers
         i_model.change(lambda m: gr.update(interactive=m in adain), i_model, i_style, api_visibility="private")
         i_job.change(None, i_job, None, js=SET_URL_JS, api_visibility="private")
 
@@ -219,6 +220,11 @@ def build(studio: Studio) -> Any:
         gen_in = [gen_run, gen_seed, gen_n, gen_trunc, gen_class]
         gen_go.click(generate, gen_in, [gen_job, gen_msg, gen_result, gen_file], api_name="generate")
         gen_refresh.click(refresh_runs, None, gen_run, api_visibility="private")
+
+        def runs_on_tab(request: gr.Request) -> Any:  # the user's newly trained runs; the chosen one stays
+            return gr.Dropdown(choices=[r["name"] for r in studio.runs(owner_of(request))])
+
+        gen_tab.select(runs_on_tab, None, gen_run, api_visibility="private")
         gen_job.change(None, gen_job, None, js=SET_URL_JS, api_visibility="private")
 
         # ---------------------------------------------------------------- Paint handlers
