@@ -86,7 +86,7 @@ def test_a_tiny_training_job_finishes_and_its_run_generates(client: Client, stud
 
 
 def test_stop_then_resume_continues_from_the_checkpoint(client: Client, studio: Any) -> None:
-    job, _ = client.predict(**TINY, kimg=20, api_name="/train")  # 1250 steps: far longer than the test
+    job, _ = client.predict(**TINY, kimg=4, api_name="/train")  # 250 steps: longer than the test; a log tick each 6
     _until_trained(client, job, 3)
     stopping = client.predict(job, api_name="/train_stop")
     assert stopping == f"job {job}: stopping at the next step (a checkpoint is written)"
@@ -179,7 +179,7 @@ def test_a_stylegan2_run_from_a_zip_mixes_styles_and_projects_a_photo(
 def test_restart_then_one_resume_and_other_users_are_kept_out(auth_studio: Any) -> None:
     ann = Client(auth_studio.url, auth=("ann", "pw-ann"), verbose=False)
     bob = Client(auth_studio.url, auth=("bob", "pw-bob"), verbose=False)
-    job, _ = ann.predict(**TINY, kimg=20, api_name="/train")
+    job, _ = ann.predict(**TINY, kimg=4, api_name="/train")
     _until_trained(ann, job, 3)
     nothing = f"job {job}: no such job"
     assert bob.predict(job, api_name="/train_status")[0] == {"error": nothing}
@@ -191,6 +191,10 @@ def test_restart_then_one_resume_and_other_users_are_kept_out(auth_studio: Any) 
     ann = Client(auth_studio.url, auth=("ann", "pw-ann"), verbose=False)
     state = ann.predict(job, api_name="/job")
     assert state["status"] == "interrupted" and state["error"] == "the server stopped before this job finished"
+    listed = ann.predict(api_name="/train_jobs")
+    assert [(r["id"], r["status"], r["model"], r["data"]) for r in listed] == [
+        (job, "interrupted", "dcgan", "fashion-mnist")
+    ]
     deadline = time.monotonic() + 60
     while not (auth_studio.data_dir / "jobs" / job / "train-result.json").is_file():  # the orphan's checkpoint
         assert time.monotonic() < deadline
@@ -200,6 +204,7 @@ def test_restart_then_one_resume_and_other_users_are_kept_out(auth_studio: Any) 
     assert at == stopped["step"] >= 3
     bob = Client(auth_studio.url, auth=("bob", "pw-bob"), verbose=False)
     assert bob.predict(job, 0, api_name="/train_resume") == (job, nothing)
+    assert bob.predict(api_name="/train_jobs") == []
     kimg = (at + 2) * 16 / 1000
     assert ann.predict(job, kimg, api_name="/train_resume") == (job, f"job {job}: resumed from its last checkpoint")
     assert _wait(ann, job)["status"] == "done"

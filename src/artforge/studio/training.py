@@ -139,9 +139,11 @@ def submit(
     style_name, s_img = "", None
     if model in STYLISERS:
         spec, style_name, s_img = studio.pick_style(style or next(iter(studio.paintings)), style_upload)
-        if s_img is None:
-            s_img = api.load_image(studio.paintings[spec.removeprefix("sample:")], "painting")
-        cfg["style"] = ["style.png" if model == "johnson" else "styles"]  # in the job's folder, named when it runs
+        if model == "johnson":  # a bundled painting by its name (the model records it), an upload from the folder
+            cfg["style"] = [spec]
+        else:  # adain trains on folders of works: the job's styles/ holds the one image
+            s_img = s_img if s_img is not None else api.load_image(studio.paintings[spec.removeprefix("sample:")])
+            cfg["style"] = ["styles"]
     params = {"model": model, "data_name": data_name, "style_name": style_name, "kimg": k, "config": cfg}
     api.TrainConfig.from_dict({**cfg, "style": []})  # unknown keys or bad types: refused now
 
@@ -152,6 +154,7 @@ def submit(
             api.save_image(img, folder / "data" / f"img-{i:05d}.png", png_level=1)
         if s_img is not None:
             api.save_image(s_img, folder / "style.png", png_level=1)
+        if cfg.get("style") == ["styles"] and s_img is not None:
             (folder / "styles").mkdir()
             api.save_image(s_img, folder / "styles" / "style.png", png_level=1)
 
@@ -207,7 +210,7 @@ def _request(ctx: JobContext) -> dict[str, Any]:
         shutil.rmtree(run)
     if cfg.get("data") == UPLOAD_DATA:
         cfg["data"] = str(folder / "data")
-    cfg["style"] = [str(folder / s) for s in cfg.get("style", [])]
+    cfg["style"] = [s if s.startswith("sample:") else str(folder / s) for s in cfg.get("style", [])]
     cfg = {k: v for k, v in cfg.items() if v is not None}
     return {"config": cfg, "parent": os.getpid()}
 

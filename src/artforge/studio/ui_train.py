@@ -14,12 +14,17 @@ from artforge.studio.service import Studio
 StylePicker = Callable[[str], tuple[Any, Any]]
 
 
-def _jobs(studio: Studio, owner: str) -> list[tuple[str, str]]:
-    """The owner's training jobs as dropdown choices (label, id), newest first."""
+def jobs_of(studio: Studio, owner: str) -> list[dict[str, Any]]:
+    """The owner's training jobs, newest first: ``[{id, status, model, data, kimg, error}]``."""
     return [
-        (f"{j.id} · {j.params['model']} on {j.params['data_name']} · {j.status}", j.id)
+        {"id": j.id, "status": j.status, "model": j.params["model"], "data": j.params["data_name"],
+         "kimg": j.params["kimg"], "error": j.error}
         for j in studio.store.list(owner, kind="train")
-    ]
+    ]  # fmt: skip
+
+
+def _choices(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(f"{r['id']} · {r['model']} on {r['data']} · {r['status']}", r["id"]) for r in rows]
 
 
 def status(studio: Studio, owner: str, job_id: str) -> tuple[dict[str, Any], str | None]:
@@ -76,6 +81,7 @@ def build_tab(gr: Any, studio: Studio, style_picker: StylePicker) -> dict[str, A
                 state = gr.JSON(visible=False)
         seen = gr.State("")
         hidden = gr.Textbox(visible=False)
+        listed = gr.Button(visible=False)
         timer = gr.Timer(1.0)  # in the tab: a timer ticks only while its tab is shown
 
     def submit(data_zip: Any, dataset: str, model: str, kimg: float, style: str, style_upload: Any, resolution: float,
@@ -130,17 +136,27 @@ def build_tab(gr: Any, studio: Studio, style_picker: StylePicker) -> dict[str, A
         return (bar, served if served else skip(), frame, key)
 
     def list_jobs(request: gr.Request) -> Any:
-        return gr.Dropdown(choices=_jobs(studio, owner_of(request)))
+        return gr.Dropdown(choices=_choices(jobs_of(studio, owner_of(request))))
+
+    def on_tab(current: str, request: gr.Request) -> tuple[Any, Any]:
+        """The job list; with no job shown, the newest interrupted one (after a restart) is ready to resume."""
+        rows = jobs_of(studio, owner_of(request))
+        pick = "" if current else next((r["id"] for r in rows if r["status"] == "interrupted"), "")
+        return gr.Dropdown(choices=_choices(rows), value=pick or None), pick or skip()
+
+    def api_jobs(request: gr.Request) -> list[dict[str, Any]]:
+        return jobs_of(studio, owner_of(request))
 
     inputs = [data_zip, data, model, kimg, style, style_up, resolution, batch, width, max_images, seed]
     go.click(submit, inputs, [job, msg], api_name="train").then(list_jobs, None, jobs, api_visibility="private")
     stop.click(stop_job, job, msg, api_name="train_stop")
     resume.click(resume_job, [job, resume_kimg], [job, msg], api_name="train_resume")
     jobs.select(lambda j: j, jobs, job, api_visibility="private")
-    tab.select(list_jobs, None, jobs, api_visibility="private")
+    tab.select(on_tab, job, [jobs, job], api_visibility="private")
     poll_out = [progress, grid, plot, seen]
     timer.tick(poll, [job, seen], poll_out, show_progress="hidden", api_visibility="private")
     job.change(poll, [job, seen], poll_out, show_progress="hidden", api_visibility="private")
     job.change(None, job, None, js=SET_URL_JS, api_visibility="private")
     hidden.submit(api_status, hidden, [state, grid], api_name="train_status")
+    listed.click(api_jobs, None, state, api_name="train_jobs")
     return {"job": job, "jobs": jobs}
