@@ -68,3 +68,38 @@ def test_paint_quick_starts_from_a_fast_result(client: Client, photo: Path) -> N
                               api_name="/paint")  # fmt: skip
     assert _wait(client, plain)["status"] == "done"
     assert json.loads(client.predict(plain, api_name="/download")[0])["init"] == "content"
+
+
+class _Net:
+    """A stand-in styliser: returns its input, has an encoder the video pipeline may swap."""
+
+    kind, needs_style, encoder = "johnson", False, "vgg"
+
+    def __call__(self, x: Any, styles: Any = None, alpha: float = 1.0) -> Any:
+        return x
+
+
+def test_the_video_styliser_counts_frames_stops_on_cancel_and_limits_the_clip(tmp_path: Path) -> None:
+    from artforge.studio.jobs import JobStore
+    from artforge.studio.media import MAX_VIDEO_FRAMES, Counting
+    from artforge.studio.runner import Cancelled, JobContext
+
+    store = JobStore(tmp_path)
+    store.open()
+    job = store.create("local", "video", "heavy", {})
+    ctx = JobContext(store, job)
+    net, inner = Counting(_Net(), ctx, 4), _Net()
+    assert [net(i) for i in range(4)] == [0, 1, 2, 3] and net.kind == "johnson" and not net.needs_style
+    row = store.get("local", job.id)
+    assert (row.progress, row.message) == (0.99, "frame 4/4")  # done when the video is written
+    net.encoder = "memo"  # style_features_once swaps the encoder of the real styliser, not of the wrapper
+    assert net._inner.encoder == "memo" and inner.encoder == "vgg"
+    ctx.cancel.set()
+    with pytest.raises(Cancelled):
+        net(3)
+    endless = Counting(_Net(), JobContext(store, job), None)  # a container that does not say how long it is
+    for i in range(MAX_VIDEO_FRAMES):
+        endless(i)
+    assert store.get("local", job.id).message.startswith("frame ")
+    with pytest.raises(api.ArtforgeError, match=f"more than {MAX_VIDEO_FRAMES} frames"):
+        endless(0)

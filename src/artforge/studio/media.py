@@ -5,6 +5,7 @@ uploaded photo (``artforge project``; heavy lane)."""
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ MAX_VIDEO_FRAMES = 600  # a short clip: 24 s at 25 fps
 MAX_VIDEO_SIDE = 1024  # px, the output's long side
 BANDS = ("coarse", "middle", "fine")
 PREVIEW = "preview.png"
+REPORT_S = 0.25  # progress of a video job: at most this often, s
 
 
 # ---------------------------------------------------------------- Video
@@ -48,6 +50,8 @@ def submit_video(
         raise api.ArtforgeError(f"video {src.name}: " + str(e).replace(str(src), "").lstrip(": ")) from None
     except Exception:  # noqa: BLE001 - whatever FFmpeg makes of a file that is not a video
         raise api.ArtforgeError(f"video {src.name}: not a video file FFmpeg can read") from None
+    if info.width * info.height > api.MAX_PIXELS:
+        raise api.ArtforgeError(f"video {src.name}: {info.width}x{info.height} frames are over artforge's pixel limit")
     if info.frames is not None and info.frames > MAX_VIDEO_FRAMES:
         raise api.ArtforgeError(f"video {src.name}: {info.frames} frames; the studio takes clips of at most "
                                 f"{MAX_VIDEO_FRAMES} (artforge video has no limit)")  # fmt: skip
@@ -68,14 +72,16 @@ def submit_video(
     return studio.runner.submit(owner, "video", params, prepare)
 
 
-class _Counting:
-    """A styliser that counts its frames for the progress bar and stops when its job is cancelled."""
+class Counting:
+    """A styliser that counts its frames for the progress bar, stops when its job is cancelled, and refuses a clip
+    longer than MAX_VIDEO_FRAMES (a container may not say how many frames it holds)."""
 
     def __init__(self, inner: Any, ctx: JobContext, total: int | None) -> None:
         object.__setattr__(self, "_inner", inner)
         object.__setattr__(self, "_ctx", ctx)
         object.__setattr__(self, "_total", total)
         object.__setattr__(self, "_n", 0)
+        object.__setattr__(self, "_reported", 0.0)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -85,11 +91,15 @@ class _Counting:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         self._ctx.check()
-        out = self._inner(*args, **kwargs)
         n = self._n + 1
+        if n > MAX_VIDEO_FRAMES:
+            raise api.ArtforgeError(f"the clip has more than {MAX_VIDEO_FRAMES} frames; the studio takes short clips")
+        out = self._inner(*args, **kwargs)
         object.__setattr__(self, "_n", n)
-        total = self._total
-        self._ctx.report(min(n / total, 0.99) if total else 0.0, f"frame {n}" + (f"/{total}" if total else ""))
+        total, now = self._total, time.monotonic()
+        if n == total or now - self._reported >= REPORT_S:  # a database write per frame would slow short clips
+            self._ctx.report(min(n / total, 0.99) if total else 0.0, f"frame {n}" + (f"/{total}" if total else ""))
+            object.__setattr__(self, "_reported", now)
         return out
 
 
@@ -106,7 +116,7 @@ def video(ctx: JobContext) -> str:
     """The clip through the job's model, frame by frame with temporal blending; ``result.mp4`` when all is done."""
     p: dict[str, Any] = ctx.job.params
     ctx.report(0.0, f"loading {p['model']}")
-    net = _Counting(api.load_stylizer(str(p.get("model_path", p["model"]))), ctx, p.get("frames"))
+    net = Counting(api.load_stylizer(str(p.get("model_path", p["model"]))), ctx, p.get("frames"))
     style = None
     if p.get("style"):
         style = p["style"] if str(p["style"]).startswith("sample:") else str(ctx.folder / str(p["style"]))
