@@ -212,6 +212,11 @@ def test_restart_then_one_resume_and_other_users_are_kept_out(auth_studio: Any) 
     assert steps == sorted(steps) and steps[-1] == at + 2 and steps.count(at) <= 2
     assert job not in [r["id"] for r in bob.predict(api_name="/gallery")]
     assert job in [r["id"] for r in ann.predict(api_name="/gallery")]
+    run = f"{job}-{ann.predict(job, api_name='/train_status')[0]['run']}"  # ann's run is hers to sample
+    assert ann.predict(run=run, seed=0, n=1, api_name="/generate")[1].startswith("job ")
+    for endpoint in ("/generate", "/walk"):
+        msg = bob.predict(run=run, seed=0, api_name=endpoint)[1]
+        assert "run must be one of" in msg or msg.startswith("no trained generator runs"), msg
 
 
 def test_a_styliser_trained_on_a_zip_appears_in_instant(client: Client, photo: Path, tmp_path: Path) -> None:
