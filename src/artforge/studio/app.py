@@ -1,4 +1,5 @@
-"""The studio's Gradio Blocks: Instant, Paint and Gallery tabs; every action is also an API endpoint."""
+"""The studio's Gradio Blocks: Instant, Paint, Video, Generate, Train and Gallery tabs (Video, Train and Generate's
+extras in ui_media.py and ui_train.py); every action is also an API endpoint."""
 # No `from __future__ import annotations` here: Gradio finds gr.Request / gr.SelectData parameters by their
 # annotations, which must be real objects because gradio itself is imported inside build().
 

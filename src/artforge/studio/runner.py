@@ -1,5 +1,6 @@
-"""Two lanes of worker threads over the job store: heavy (Paint) and light (Instant), so that a quick job never
-waits behind a long painting; each job can be cancelled by its owner."""
+"""Two lanes of worker threads over the job store: heavy (Paint, Train, Video, projection) and light (Instant,
+Generate and its walk and style mixing), so that a quick job never waits behind a long painting or a training run;
+each job can be cancelled by its owner, and an ended training job put back in the queue (resumed)."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ Task = Callable[[JobContext], str]  # runs a job; returns its result file name i
 
 
 class Runner:
-    """Worker threads per lane (``heavy`` workers for Paint, ``light`` for Instant) taking job ids in order."""
+    """Worker threads per lane (``heavy`` and ``light``, see LANES) taking job ids in order."""
 
     def __init__(self, store: JobStore, tasks: Mapping[str, Task], heavy: int = 1, light: int = 1) -> None:
         self.store, self.tasks = store, dict(tasks)

@@ -1,5 +1,6 @@
 """What the workers run: Paint (Gatys through ``api.stylize``, with previews, progress and cancel through its
-callbacks) and Instant (a feed-forward model through ``api.stylize_with_model``)."""
+callbacks), Instant (a feed-forward model through ``api.stylize_with_model``) and Generate (``api.sample``); TASKS
+adds Train (training.py) and Video, walk, style mixing and projection (media.py)."""
 
 from __future__ import annotations
 
