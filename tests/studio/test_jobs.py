@@ -57,6 +57,24 @@ def test_only_the_owner_sees_cancels_and_deletes_a_job(tmp_path: Path) -> None:
     assert not store.job_dir(job.id).exists() and store.list("ann") == []
 
 
+def test_requeue_puts_only_an_ended_job_of_its_owner_back_last_in_its_lane(tmp_path: Path) -> None:
+    store = JobStore(tmp_path)
+    store.open()
+    job = store.create("ann", "train", "heavy", {"kimg": 1})
+    later = store.create("ann", "train", "heavy", {"kimg": 1})
+    with pytest.raises(api.ArtforgeError, match="it can be resumed once it has stopped"):
+        store.requeue("ann", job.id, {"kimg": 2})  # still queued
+    store.claim(job.id)
+    store.finish(job.id, "cancelled", error="stopped at kimg 0.5")
+    with pytest.raises(api.ArtforgeError, match="no such job"):
+        store.requeue("bob", job.id, {"kimg": 2})
+    again = store.requeue("ann", job.id, {"kimg": 2})
+    assert (again.status, again.params, again.error, again.finished) == ("queued", {"kimg": 2}, None, None)
+    assert store.position(again) == 2 and store.position(store.get("ann", later.id)) == 1  # behind the later job
+    assert [j.id for j in store.list("ann", kind="train")] == [job.id, later.id]
+    assert store.list("ann", kind="paint") == [] and store.list("bob", kind="train") == []
+
+
 @pytest.mark.parametrize(
     "name", ["../jobs.sqlite3", "..", "/etc/passwd", "sub/result.png", "..%2fjobs.sqlite3", "", ".hidden", "a\\b"]
 )
