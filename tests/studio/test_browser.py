@@ -152,6 +152,18 @@ def test_generate_a_grid_from_a_trained_run(studio: Any, page: Any, tiny_run: st
     expect(page.get_by_role("tab", name="Generate")).to_have_attribute("aria-selected", "true")
     expect(page.locator("#generate-result img")).to_be_visible()
     expect(page.locator("#generate-msg")).to_contain_text(f"job {job}: done")
+    page.get_by_role("tab", name="Gallery").click()
+    page.get_by_role("tab", name="Generate").click()  # opening the tab lists the runs again and picks one
+    expect(page.locator("#generate-run input")).to_have_value(tiny_run)
+    page.get_by_text("Latent walk (a video)").click()
+    page.locator("#walk-go").click()
+    expect(page.locator("#walk-result video")).to_be_visible(timeout=LONG)
+    walk = _job_id(page, "extras-job")
+    expect(page).to_have_url(re.compile(rf"\?job={walk}$"))
+    page.reload()  # a walk's address shows its video too
+    expect(page.get_by_role("tab", name="Generate")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#walk-result video")).to_be_visible()
+    expect(page.locator("#extras-msg")).to_contain_text(f"job {walk}: done")
 
 
 def test_open_in_paint_from_the_gallery_and_from_a_png(studio: Any, page: Any, photo: Path) -> None:

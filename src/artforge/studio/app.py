@@ -222,10 +222,11 @@ def build(studio: Studio) -> Any:
         gen_go.click(generate, gen_in, [gen_job, gen_msg, gen_result, gen_file], api_name="generate")
         gen_refresh.click(refresh_runs, None, gen_run, api_visibility="private")
 
-        def runs_on_tab(request: gr.Request) -> Any:  # the user's newly trained runs; the chosen one stays
-            return gr.Dropdown(choices=[r["name"] for r in studio.runs(owner_of(request))])
+        def runs_on_tab(current: str, request: gr.Request) -> Any:  # the user's new runs; the chosen one stays
+            names = [r["name"] for r in studio.runs(owner_of(request))]
+            return gr.Dropdown(choices=names, value=current if current in names else (names[0] if names else None))
 
-        gen_tab.select(runs_on_tab, None, gen_run, api_visibility="private")
+        gen_tab.select(runs_on_tab, gen_run, gen_run, api_visibility="private")
         gen_job.change(None, gen_job, None, js=SET_URL_JS, api_visibility="private")
 
         # ---------------------------------------------------------------- Paint handlers
@@ -378,15 +379,17 @@ def build(studio: Studio) -> Any:
 
         def on_load_more(request: gr.Request) -> tuple[Any, ...]:
             """?job=ID of a Train, Video or Generate-extras job: its tab, and its job id where the tab shows it."""
-            tab, job_id, _ = open_job(studio, owner_of(request), request.query_params.get("job"))
+            owner = owner_of(request)
+            tab, job_id, _ = open_job(studio, owner, request.query_params.get("job"))
             boxes = {"train": 1, "video": 2, "project": 3, "walk": 4, "mix": 4}
             if tab not in boxes:
-                return (skip(),) * 5
+                return (skip(),) * 9
             out: list[Any] = [skip()] * 5
             out[0] = gr.Tabs(selected="generate" if boxes[tab] > 2 else tab)
             out[boxes[tab]] = job_id
-            return tuple(out)
+            return (*out, *(extras["shown"](owner, job_id, tab) if tab in ("walk", "mix") else (skip(),) * 4))
 
-        more = [tabs, train_tab["job"], video_tab["job"], extras["project_job"], extras["extra_job"]]
+        more = [tabs, train_tab["job"], video_tab["job"], extras["project_job"], extras["extra_job"],
+                *extras["shown_outputs"]]  # fmt: skip
         demo.load(on_load_more, None, more, api_visibility="private")
     return demo

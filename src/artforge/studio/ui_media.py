@@ -91,22 +91,23 @@ def build_generate_extras(gr: Any, studio: Studio, run: Any, seed: Any, truncati
         points = gr.Slider(2, 16, value=4, step=1, label="Points to walk through", elem_id="walk-points")
         frames = gr.Slider(1, 60, value=8, step=1, label="Frames from one point to the next", elem_id="walk-frames")
         walk_go = gr.Button("Make the walk video", elem_id="walk-go")
-        walk_video = gr.Video(label="Walk", interactive=False, elem_id="walk-result")
     with gr.Accordion("StyleGAN2: style mixing grid", open=False):
         mix_n = gr.Slider(1, 8, value=4, step=1, label="Sources x destinations", elem_id="mix-n")
         band = gr.Radio(list(media.BANDS), value="coarse", label="Styles taken from the source", elem_id="mix-band")
         mix_go = gr.Button("Mix styles", elem_id="mix-go")
-        mix_image = gr.Image(label="Style mixing", type="filepath", interactive=False, elem_id="mix-result")
     with gr.Accordion("StyleGAN2: project a photo", open=False):
         photo = gr.File(label="Photo", elem_id="project-photo")
         steps = gr.Slider(1, 1000, value=200, step=1, label="Steps", elem_id="project-steps")
         w_plus = gr.Checkbox(False, label="W+ (one w per layer: closer, less editable)")
         project_go = gr.Button("Project (heavy lane)", elem_id="project-go")
-        project_job = gr.Textbox(label="Projection job", interactive=False, elem_id="project-job")
-        project_progress = gr.HTML(elem_id="project-progress")
-        project_image = gr.Image(label="Projected", type="filepath", interactive=False, elem_id="project-result")
+    # the extras' results, outside the (closed) accordions so that a ?job= address shows them
     extra_msg = gr.Markdown(elem_id="extras-msg")
-    extra_job = gr.Textbox(label="Job", interactive=False, elem_id="extras-job")
+    extra_job = gr.Textbox(label="Job (walk, style mixing)", interactive=False, elem_id="extras-job")
+    walk_video = gr.Video(label="Walk", interactive=False, elem_id="walk-result")
+    mix_image = gr.Image(label="Style mixing", type="filepath", interactive=False, elem_id="mix-result")
+    project_job = gr.Textbox(label="Projection job", interactive=False, elem_id="project-job")
+    project_progress = gr.HTML(elem_id="project-progress")
+    project_image = gr.Image(label="Projected", type="filepath", interactive=False, elem_id="project-result")
     extra_file = gr.File(label="Download", elem_id="extras-download")
     seen = gr.State("")
     timer = gr.Timer(1.0)  # in the Generate tab: a timer ticks only while its tab is shown
@@ -136,8 +137,7 @@ def build_generate_extras(gr: Any, studio: Studio, run: Any, seed: Any, truncati
         return (j.id, f"job {j.id} submitted") if j is not None else ("", m)
 
     def poll(job_id: str, shown: str, request: gr.Request) -> tuple[Any, ...]:
-        bar, res, key = _poll(studio, owner_of(request), job_id, shown, skip)
-        return bar, res, res, key
+        return _poll(studio, owner_of(request), job_id, shown, skip)  # the projected image has its own download
 
     walk_go.click(walk, [run, seed, points, frames, truncation], [extra_job, extra_msg, walk_video, extra_file],
                   api_name="walk")  # fmt: skip
@@ -145,8 +145,20 @@ def build_generate_extras(gr: Any, studio: Studio, run: Any, seed: Any, truncati
                  api_name="style_mix")  # fmt: skip
     extra_job.change(None, extra_job, None, js=SET_URL_JS, api_visibility="private")
     project_go.click(project, [run, photo, steps, w_plus, seed], [project_job, extra_msg], api_name="project")
-    out = [project_progress, project_image, extra_file, seen]
+    out = [project_progress, project_image, seen]
     timer.tick(poll, [project_job, seen], out, show_progress="hidden", api_visibility="private")
     project_job.change(poll, [project_job, seen], out, show_progress="hidden", api_visibility="private")
     project_job.change(None, project_job, None, js=SET_URL_JS, api_visibility="private")
-    return {"project_job": project_job, "extra_job": extra_job, "extra_msg": extra_msg}
+
+    def shown(owner: str, job_id: str, kind: str) -> tuple[Any, ...]:
+        """For ``?job=ID`` of a walk or a style-mixing job: (message, walk video, mixing grid, download)."""
+        view, m = one_line(lambda: studio.view(owner, job_id))
+        if view is None or view.result is None:
+            return (m or (view.line if view else ""), skip(), skip(), None)
+        served = one_line(lambda: studio.serve(owner, job_id, str(view.job.result)))[0]
+        return (view.line, served if kind == "walk" else skip(), served if kind == "mix" else skip(), served)
+
+    return {
+        "project_job": project_job, "extra_job": extra_job, "shown": shown,
+        "shown_outputs": [extra_msg, walk_video, mix_image, extra_file],
+    }  # fmt: skip
