@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +100,32 @@ def _no_leftover_jobs(request: pytest.FixtureRequest) -> Iterator[None]:
         client = Client(server.url, verbose=False)
         for job in active:
             client.predict(job.id, api_name="/cancel")
+
+
+WaitJob = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def client(studio: Any) -> Any:
+    """A gradio_client for the shared studio."""
+    from gradio_client import Client
+
+    return Client(studio.url, verbose=False)
+
+
+def _wait_job(client: Any, job: str, seconds: float = 120) -> dict[str, Any]:
+    """Poll ``/job`` until the job leaves the queue and ends (or ``seconds`` pass); its last state."""
+    deadline = time.monotonic() + seconds
+    while True:
+        state: dict[str, Any] = client.predict(job, api_name="/job")
+        if state["status"] not in ("queued", "running") or time.monotonic() > deadline:
+            return state
+        time.sleep(0.3)
+
+
+@pytest.fixture
+def wait_job() -> WaitJob:
+    return _wait_job
 
 
 @pytest.fixture(scope="session")

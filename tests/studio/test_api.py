@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 import re
-import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +18,7 @@ from artforge import api
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
-
-@pytest.fixture
-def client(studio: Any) -> Client:
-    return Client(studio.url, verbose=False)
-
-
-def _wait(client: Client, job: str, seconds: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
-    while True:
-        state: dict[str, Any] = client.predict(job, api_name="/job")
-        if state["status"] not in ("queued", "running") or time.monotonic() > deadline:
-            return state
-        time.sleep(0.3)
+WaitJob = Callable[..., dict[str, Any]]  # the wait_job fixture (conftest.py)
 
 
 def test_the_readme_example_runs(studio: Any, photo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,7 +88,9 @@ def test_instant_over_a_zip_of_photos(client: Client, photo: Path, tmp_path: Pat
     assert msg == "bad.zip entry readme.png: not an image file PIL can read"
 
 
-def test_paint_job_cancel_gallery_download_delete(client: Client, photo: Path, tmp_path: Path) -> None:
+def test_paint_job_cancel_gallery_download_delete(
+    wait_job: WaitJob, client: Client, photo: Path, tmp_path: Path
+) -> None:
     job, msg = client.predict(
         content=handle_file(str(photo)), style="altar", style_upload=None, size=64, iterations=10, api_name="/paint"
     )
@@ -110,9 +100,9 @@ def test_paint_job_cancel_gallery_download_delete(client: Client, photo: Path, t
     )
     queued = client.predict(long, api_name="/job")
     assert queued["status"] in ("queued", "running")
-    assert _wait(client, job)["status"] == "done"
+    assert wait_job(client, job)["status"] == "done"
     assert client.predict(long, api_name="/cancel") == f"job {long}: cancel requested"
-    assert _wait(client, long)["status"] == "cancelled"
+    assert wait_job(client, long)["status"] == "cancelled"
 
     rows = client.predict(api_name="/gallery")
     assert job in [r["id"] for r in rows] and long not in [r["id"] for r in rows]

@@ -5,7 +5,7 @@ feed-forward result (its parameters say init=fast)."""
 from __future__ import annotations
 
 import json
-import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,29 +16,17 @@ from gradio_client import Client, handle_file
 from artforge import api
 from artforge.data.video import read_frames, write_frames
 
-
-@pytest.fixture
-def client(studio: Any) -> Client:
-    return Client(studio.url, verbose=False)
+WaitJob = Callable[..., dict[str, Any]]  # the wait_job fixture (conftest.py)
 
 
-def _wait(client: Client, job: str, seconds: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
-    while True:
-        state: dict[str, Any] = client.predict(job, api_name="/job")
-        if state["status"] not in ("queued", "running") or time.monotonic() > deadline:
-            return state
-        time.sleep(0.3)
-
-
-def test_a_video_job_stylises_every_frame(client: Client, studio: Any, tmp_path: Path) -> None:
+def test_a_video_job_stylises_every_frame(wait_job: WaitJob, client: Client, studio: Any, tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     clip = write_frames(tmp_path / "clip.mp4", [(rng.random((48, 64, 3)) * 255).astype(np.uint8) for _ in range(7)],
                         fps=10)  # fmt: skip
     job, msg = client.predict(video=handle_file(str(clip)), model="johnson-mountains", style_upload=None, size=64,
                               api_name="/video")  # fmt: skip
     assert msg == f"job {job} submitted"
-    state = _wait(client, job)
+    state = wait_job(client, job)
     assert state["status"] == "done" and state["kind"] == "video" and state["message"] == "frame 7/7"
     params, result, line = client.predict(job, api_name="/download")
     assert line.startswith(f"job {job}: done") and json.loads(params)["model"] == "johnson-mountains"
@@ -57,16 +45,16 @@ def test_a_video_job_stylises_every_frame(client: Client, studio: Any, tmp_path:
     assert msg == "video: upload a clip first"
 
 
-def test_paint_quick_starts_from_a_fast_result(client: Client, photo: Path) -> None:
+def test_paint_quick_starts_from_a_fast_result(wait_job: WaitJob, client: Client, photo: Path) -> None:
     job, msg = client.predict(content=handle_file(str(photo)), style="altar", style_upload=None, size=64,
                               iterations=3, quick=True, api_name="/paint")  # fmt: skip
     assert msg == f"job {job} submitted"
-    assert _wait(client, job)["status"] == "done"
+    assert wait_job(client, job)["status"] == "done"
     params, png, _ = client.predict(job, api_name="/download")
     assert json.loads(params)["init"] == "fast" and api.read_params(png)["config"]["init"] == "fast"  # type: ignore[index]
     plain, _ = client.predict(content=handle_file(str(photo)), style="altar", style_upload=None, size=64, iterations=1,
                               api_name="/paint")  # fmt: skip
-    assert _wait(client, plain)["status"] == "done"
+    assert wait_job(client, plain)["status"] == "done"
     assert json.loads(client.predict(plain, api_name="/download")[0])["init"] == "content"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,19 +26,7 @@ TINY = {
     "batch": 16, "width": 8, "max_images": 256,
 }  # fmt: skip
 
-
-@pytest.fixture
-def client(studio: Any) -> Client:
-    return Client(studio.url, verbose=False)
-
-
-def _wait(client: Client, job: str, seconds: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
-    while True:
-        state: dict[str, Any] = client.predict(job, api_name="/job")
-        if state["status"] not in ("queued", "running") or time.monotonic() > deadline:
-            return state
-        time.sleep(0.3)
+WaitJob = Callable[..., dict[str, Any]]  # the wait_job fixture (conftest.py)
 
 
 def _status(client: Client, job: str) -> dict[str, Any]:
@@ -63,10 +52,10 @@ def _steps(data_dir: Path, job: str) -> list[int]:
     return [json.loads(line)["step"] for line in stats.read_text().splitlines()]
 
 
-def test_a_tiny_training_job_finishes_and_its_run_generates(client: Client, studio: Any) -> None:
+def test_a_tiny_training_job_finishes_and_its_run_generates(wait_job: WaitJob, client: Client, studio: Any) -> None:
     job, msg = client.predict(**TINY, kimg=0.064, api_name="/train")
     assert msg == f"job {job} submitted"
-    assert _wait(client, job)["status"] == "done"
+    assert wait_job(client, job)["status"] == "done"
     state, grid = client.predict(job, api_name="/train_status")
     assert state["step"] == 4 and state["kimg"] == pytest.approx(0.064)
     assert state["checkpoint"] == "checkpoint-00000004.safetensors"
@@ -85,12 +74,12 @@ def test_a_tiny_training_job_finishes_and_its_run_generates(client: Client, stud
     assert msg == f"{run} is a dcgan run; this is for stylegan2 runs"
 
 
-def test_stop_then_resume_continues_from_the_checkpoint(client: Client, studio: Any) -> None:
+def test_stop_then_resume_continues_from_the_checkpoint(wait_job: WaitJob, client: Client, studio: Any) -> None:
     job, _ = client.predict(**TINY, kimg=4, api_name="/train")  # 250 steps: longer than the test; a log tick each 6
     _until_trained(client, job, 3)
     stopping = client.predict(job, api_name="/train_stop")
     assert stopping == f"job {job}: stopping at the next step (a checkpoint is written)"
-    state = _wait(client, job)
+    state = wait_job(client, job)
     assert state["status"] == "cancelled" and "Resume continues it" in state["error"]
     stopped = _status(client, job)
     at = int(stopped["checkpoint"][len("checkpoint-") : -len(".safetensors")])
@@ -98,7 +87,7 @@ def test_stop_then_resume_continues_from_the_checkpoint(client: Client, studio: 
     assert client.predict(job, api_name="/train_stop") == f"job {job} is cancelled; nothing to stop"
     kimg = (at + 3) * 16 / 1000  # three more steps
     assert client.predict(job, kimg, api_name="/train_resume") == (job, f"job {job}: resumed from its last checkpoint")
-    assert _wait(client, job)["status"] == "done"
+    assert wait_job(client, job)["status"] == "done"
     done = _status(client, job)
     assert done["step"] == at + 3 and done["total_kimg"] == pytest.approx(kimg)
     steps = _steps(studio.data_dir, job)
@@ -151,13 +140,13 @@ def test_bad_training_zips_are_refused_in_one_line(client: Client, tmp_path: Pat
 
 
 def test_a_stylegan2_run_from_a_zip_mixes_styles_and_projects_a_photo(
-    client: Client, studio: Any, tmp_path: Path
+    wait_job: WaitJob, client: Client, studio: Any, tmp_path: Path
 ) -> None:
     rng = np.random.default_rng(1)
     photos = _zip(tmp_path / "photos.zip", {f"set/{i}.png": _png(rng) for i in range(4)})
     job, _ = client.predict(handle_file(str(photos)), "upload", "stylegan2", 0.008, "mountains", None, 16, 4, 8, 0,
                             0, api_name="/train")  # fmt: skip
-    assert _wait(client, job)["status"] == "done"
+    assert wait_job(client, job)["status"] == "done"
     folder = studio.data_dir / "jobs" / job
     assert sorted(p.name for p in (folder / "data").iterdir()) == [f"img-{i:05d}.png" for i in range(4)]
     run = f"{job}-{_status(client, job)['run']}"
@@ -168,7 +157,7 @@ def test_a_stylegan2_run_from_a_zip_mixes_styles_and_projects_a_photo(
     target.write_bytes(_png(rng, 40))
     p_job, p_msg = client.predict(run=run, photo=handle_file(str(target)), steps=3, w_plus=True, seed=0,
                                   api_name="/project")  # fmt: skip
-    state = _wait(client, p_job)
+    state = wait_job(client, p_job)
     assert state["status"] == "done" and state["kind"] == "project" and state["message"].startswith("distance ")
     params, projected, _ = client.predict(p_job, api_name="/download")
     assert json.loads(params)["w_plus"] is True and Image.open(projected).size == (16, 16)
@@ -176,7 +165,7 @@ def test_a_stylegan2_run_from_a_zip_mixes_styles_and_projects_a_photo(
         assert f["ws"].shape[0] == 1 and f["ws"].shape[1] > 1
 
 
-def test_restart_then_one_resume_and_other_users_are_kept_out(auth_studio: Any) -> None:
+def test_restart_then_one_resume_and_other_users_are_kept_out(wait_job: WaitJob, auth_studio: Any) -> None:
     ann = Client(auth_studio.url, auth=("ann", "pw-ann"), verbose=False)
     bob = Client(auth_studio.url, auth=("bob", "pw-bob"), verbose=False)
     job, _ = ann.predict(**TINY, kimg=4, api_name="/train")
@@ -207,7 +196,7 @@ def test_restart_then_one_resume_and_other_users_are_kept_out(auth_studio: Any) 
     assert bob.predict(api_name="/train_jobs") == []
     kimg = (at + 2) * 16 / 1000
     assert ann.predict(job, kimg, api_name="/train_resume") == (job, f"job {job}: resumed from its last checkpoint")
-    assert _wait(ann, job)["status"] == "done"
+    assert wait_job(ann, job)["status"] == "done"
     steps = _steps(auth_studio.data_dir, job)
     assert steps == sorted(steps) and steps[-1] == at + 2 and steps.count(at) <= 2
     assert job not in [r["id"] for r in bob.predict(api_name="/gallery")]
@@ -219,7 +208,9 @@ def test_restart_then_one_resume_and_other_users_are_kept_out(auth_studio: Any) 
         assert "run must be one of" in msg or msg.startswith("no trained generator runs"), msg
 
 
-def test_a_styliser_trained_on_a_zip_appears_in_instant(client: Client, photo: Path, tmp_path: Path) -> None:
+def test_a_styliser_trained_on_a_zip_appears_in_instant(
+    wait_job: WaitJob, client: Client, photo: Path, tmp_path: Path
+) -> None:
     import skimage.data
 
     rng = np.random.default_rng(2)
@@ -230,7 +221,7 @@ def test_a_styliser_trained_on_a_zip_appears_in_instant(client: Client, photo: P
                               style="upload", style_upload=handle_file(str(style)), resolution=32, batch=2, width=4,
                               api_name="/train")  # fmt: skip
     assert msg == f"job {job} submitted"
-    assert _wait(client, job)["status"] == "done"
+    assert wait_job(client, job)["status"] == "done"
     state = _status(client, job)
     assert state["params"]["style_name"] == "coffee.png" and state["params"]["model"] == "johnson"
     model = f"{job}-{state['run']}"
