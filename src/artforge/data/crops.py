@@ -9,18 +9,15 @@ version are stacked as six channels, so that both are cut and flipped alike.
 
 from __future__ import annotations
 
-import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from artforge.core.errors import ArtforgeError
 from artforge.data import samples
 from artforge.data.folders import decode, decode_all, list_folder, list_zip
-from artforge.data.images import MAX_PIXELS
 
 
 def pool_side(resolution: int) -> int:
@@ -59,34 +56,24 @@ def load_pairs(data: str, targets: str, resolution: int, max_images: int | None 
         if not root.is_dir():
             raise ArtforgeError(f"{what} {root}: with --targets, both must be folders of images")
     photos = list_folder(roots["--data"])
-    by_stem = {str(Path(rel).with_suffix("")): rel for rel in list_folder(roots["--targets"])}
+    target_files = list_folder(roots["--targets"])
+    by_stem = {str(Path(rel).with_suffix("")): opener for rel, opener in target_files.items()}
     missing = [rel for rel in sorted(photos) if str(Path(rel).with_suffix("")) not in by_stem]
     if missing:
         raise ArtforgeError(
             f"--targets {targets}: no stylised version of {len(missing)} photo(s) of --data, e.g. {missing[0]} "
             "(a target has the photo's relative path, any extension)"
         )
-    target_files = list_folder(roots["--targets"])
-    order = sorted(photos)[: max_images or None]
-    pairs = []
-    old_limit = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-    try:
-        for rel in order:
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    warnings.simplefilter("error", Image.DecompressionBombWarning)
-                    target = target_files[by_stem[str(Path(rel).with_suffix(""))]]
-                    pair = [decode(photos[rel], side), decode(target, side)]
-            except Exception as e:  # noqa: BLE001 - one line naming the file, whatever PIL raised
-                raise ArtforgeError(f"--data/--targets {rel}: cannot read the pair ({type(e).__name__}: {e})") from None
-            pairs.append(np.concatenate(pair, axis=-1))  # [2R, 2R, 6]
-    finally:
-        Image.MAX_IMAGE_PIXELS = old_limit
-    if not pairs:
+    # keyed by the photo's path, so that both decode in the same order
+    paired = {rel: by_stem[str(Path(rel).with_suffix(""))] for rel in photos}
+    halves = [decode_all(files, side, False, max_images, what) for files, what in ((photos, data), (paired, targets))]
+    for half in halves:
+        if half.skipped:  # one unreadable file would shift every pair after it
+            raise ArtforgeError(f"--data/--targets: cannot read {half.skipped[0]}")
+    if len(halves[0].images) == 0:
         raise ArtforgeError(f"--data {data}: no images")
-    return torch.from_numpy(np.stack(pairs)).permute(0, 3, 1, 2).contiguous()
+    pairs = np.concatenate([halves[0].images, halves[1].images], axis=-1)  # [N, 2R, 2R, 6]
+    return torch.from_numpy(pairs).permute(0, 3, 1, 2).contiguous()
 
 
 def crop_generator(seed: int, step: int, salt: int = 0) -> torch.Generator:
