@@ -4,8 +4,8 @@
 - gan-style: L = l1 L_content + l2 L_style + l3 L_adv, with a PatchGAN telling crops of the style
              image(s) from crops of f(x) (the seed design's GAN-based stylisation)
   With ``--targets`` (distillation, e.g. from Gatys results t of the same photos): + d L_target, where
-  L_target = mean_l ||F_l(f(x)) - F_l(t)||^2 / ||F_l(t)||^2 over the style layers (a dense, per-position
-  signal that a CPU budget can fit, where the Gram loss alone moves the network slowly)
+  L_target = mean_l ||F_l(f(x)) - F_l(t)||^2 / ||F_l(t)||^2 over the style layers, on crops cut alike
+  from photo and target (docs/models.md: tried on CPU, not yet enough to ship)
 - adain:     L = L_c(f(g(t)), t) + l L_s(moments), t = AdaIN(f(c), f(s))   (Huang & Belongie 2017)
              With ``--encoder-width k``: first distil a k-times thinner VGG student f' (Wang et al.
              2020, artforge.nn.distill), then train g on t' = AdaIN(f'(c), f'(s)) with the same
