@@ -13,6 +13,7 @@ from artforge.studio.pages import (
     SET_URL_JS,
     caption,
     gallery_rows,
+    job_header,
     one_line,
     open_job,
     owner_of,
@@ -86,8 +87,7 @@ def build(studio: Studio) -> Any:
                                         elem_id="instant-zip")  # fmt: skip
                         i_zip_go = gr.Button("Stylise the zip", elem_id="instant-zip-go")
                     with gr.Column():
-                        i_msg = gr.Markdown(elem_id="instant-msg")
-                        i_job = gr.Textbox(label="Job", interactive=False, elem_id="instant-job")
+                        i_msg, i_job = job_header(gr, "instant")
                         i_result = gr.Image(label="Result", type="filepath", interactive=False, format="png",
                                             elem_id="instant-result")  # fmt: skip
                         i_file = gr.File(label="Download (PNG with its parameters)", elem_id="instant-download")
@@ -110,8 +110,7 @@ def build(studio: Studio) -> Any:
                             p_go = gr.Button("Paint", variant="primary", elem_id="paint-go")
                             p_cancel = gr.Button("Cancel", variant="stop", elem_id="paint-cancel")
                     with gr.Column():
-                        p_msg = gr.Markdown(elem_id="paint-msg")
-                        p_job = gr.Textbox(label="Job", interactive=False, elem_id="paint-job")
+                        p_msg, p_job = job_header(gr, "paint")
                         p_progress = gr.HTML(elem_id="paint-progress")
                         p_preview = gr.Image(label="So far", type="filepath", interactive=False,
                                              elem_id="paint-preview")  # fmt: skip
@@ -139,8 +138,7 @@ def build(studio: Studio) -> Any:
                         gen_go = gr.Button("Generate", variant="primary", elem_id="generate-go")
                         extras = build_generate_extras(gr, studio, gen_run, gen_seed, gen_trunc)
                     with gr.Column():
-                        gen_msg = gr.Markdown(elem_id="generate-msg")
-                        gen_job = gr.Textbox(label="Job", interactive=False, elem_id="generate-job")
+                        gen_msg, gen_job = job_header(gr, "generate")
                         gen_result = gr.Image(label="Samples", type="filepath", interactive=False, format="png",
                                               elem_id="generate-result")  # fmt: skip
                         gen_file = gr.File(label="Download", elem_id="generate-download")

@@ -106,3 +106,8 @@ def open_job(studio: Studio, owner: str, job_id: str | None) -> tuple[str, str, 
     if view is None:
         return "instant", "", msg
     return view.job.kind, view.job.id, ""
+
+
+def job_header(gr: Any, prefix: str) -> tuple[Any, Any]:
+    """The one-line message and the job id box at the head of a tab's result column (``PREFIX-msg``, ``PREFIX-job``)."""
+    return gr.Markdown(elem_id=f"{prefix}-msg"), gr.Textbox(label="Job", interactive=False, elem_id=f"{prefix}-job")

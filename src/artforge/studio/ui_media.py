@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from artforge.studio import media
-from artforge.studio.pages import SET_URL_JS, one_line, owner_of, progress_html
+from artforge.studio.pages import SET_URL_JS, job_header, one_line, owner_of, progress_html
 from artforge.studio.service import Studio
 
 StylePicker = Callable[[str], tuple[Any, Any]]
@@ -47,8 +47,7 @@ def build_video_tab(gr: Any, studio: Studio, style_picker: StylePicker) -> dict[
                     go = gr.Button("Stylise the clip", variant="primary", elem_id="video-go")
                     cancel = gr.Button("Cancel", variant="stop", elem_id="video-cancel")
             with gr.Column():
-                msg = gr.Markdown(elem_id="video-msg")
-                job = gr.Textbox(label="Job", interactive=False, elem_id="video-job")
+                msg, job = job_header(gr, "video")
                 progress = gr.HTML(elem_id="video-progress")
                 result = gr.Video(label="Result", interactive=False, elem_id="video-result")
                 download = gr.File(label="Download", elem_id="video-download")

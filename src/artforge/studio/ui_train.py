@@ -8,7 +8,7 @@ from typing import Any
 
 from artforge import api
 from artforge.studio import training
-from artforge.studio.pages import SET_URL_JS, one_line, owner_of
+from artforge.studio.pages import SET_URL_JS, job_header, one_line, owner_of
 from artforge.studio.service import Studio
 
 StylePicker = Callable[[str], tuple[Any, Any]]
@@ -72,8 +72,7 @@ def build_tab(gr: Any, studio: Studio, style_picker: StylePicker) -> dict[str, A
                 )
                 resume = gr.Button("Resume from the last checkpoint", elem_id="train-resume")
             with gr.Column():
-                msg = gr.Markdown(elem_id="train-msg")
-                job = gr.Textbox(label="Job", interactive=False, elem_id="train-job")
+                msg, job = job_header(gr, "train")
                 progress = gr.HTML(elem_id="train-progress")
                 grid = gr.Image(label="Samples (newest snapshot)", type="filepath", interactive=False,
                                 elem_id="train-grid")  # fmt: skip
