@@ -307,8 +307,8 @@ def load_stylizer(model: str | os.PathLike[str], device: str = "auto") -> Styliz
 
 def stylize_with_model(
     inputs: str | Sequence[str],
-    output: str | os.PathLike[str],
-    model: str | os.PathLike[str],
+    output: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    model: str | os.PathLike[str] | StylizerLike,
     *,
     styles: Sequence[str] = (),
     masks: Sequence[str] = (),
@@ -316,12 +316,16 @@ def stylize_with_model(
     progress: bool = False,
     **options: Any,
 ) -> list[Path]:
-    """Stylise image files, folders or globs with a trained network (Johnson, GAN-style or AdaIN);
-    ``options``: :class:`artforge.feedforward.files.ModelOptions` fields (size, strength, preserve_color, alpha)."""
+    """Stylise image files, folders or globs with a trained network (Johnson, GAN-style or AdaIN): ``model`` is a
+    name, path or a styliser from :func:`load_stylizer` (loaded once, kept by the caller); ``output`` a file, a
+    folder, or a list of files (one per input, in order); ``options``:
+    :class:`artforge.feedforward.files.ModelOptions` fields (size, strength, preserve_color, alpha, batch).
+    Images of one size run as one batch (``batch`` at a time); each AdaIN style is encoded once."""
     dev = resolve_device(device)
-    stylizer = load_stylizer(model, str(dev))
+    stylizer = load_stylizer(model, str(dev)) if isinstance(model, (str, os.PathLike)) else model
     specs = [inputs] if isinstance(inputs, str) else list(inputs)
-    return stylize_files(stylizer, specs, str(output), ModelOptions(**options), styles, masks, dev, progress)
+    out = os.fspath(output) if isinstance(output, (str, os.PathLike)) else [Path(o) for o in output]
+    return stylize_files(stylizer, specs, out, ModelOptions(**options), styles, masks, dev, progress)
 
 
 def list_models(root: str = "runs") -> list[dict[str, Any]]:

@@ -48,8 +48,13 @@ def expand_inputs(specs: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def output_paths(inputs: Sequence[str], output: str) -> list[Path]:
-    """One output file for one input (unless OUTPUT is a folder), else OUTPUT/<stem>.png per input."""
+def output_paths(inputs: Sequence[str], output: str | Sequence[Path]) -> list[Path]:
+    """One output file for one input (unless OUTPUT is a folder), else OUTPUT/<stem>.png per input; a list of
+    files: one per input, in order."""
+    if not isinstance(output, str):
+        if len(output) != len(inputs):
+            raise ArtforgeError(f"{len(inputs)} inputs and {len(output)} output files: give one output per input")
+        return [Path(o) for o in output]
     out = Path(output)
     as_dir = len(inputs) > 1 or out.is_dir() or output.endswith(os.sep) or not out.suffix
     if not as_dir:
@@ -94,7 +99,7 @@ def finish(y: torch.Tensor, x: torch.Tensor, opts: ModelOptions) -> torch.Tensor
 def stylize_files(
     stylizer: Any,
     inputs: Sequence[str],
-    output: str,
+    output: str | Sequence[Path],
     opts: ModelOptions,
     styles: Sequence[str] = (),
     masks: Sequence[str] = (),
@@ -107,7 +112,7 @@ def stylize_files(
     if not files:
         raise ArtforgeError("give at least one content image")
     outs = output_paths(files, output)
-    if len(outs) > 1 or outs[0].parent != Path(output).parent:  # a folder output: made if missing
+    if isinstance(output, str) and (len(outs) > 1 or outs[0].parent != Path(output).parent):  # a folder: made
         Path(output).mkdir(parents=True, exist_ok=True)
     for o in outs:
         images.check_writable(o)

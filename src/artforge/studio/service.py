@@ -17,7 +17,7 @@ from artforge.studio.checks import number as _number
 from artforge.studio.jobs import Job, JobStore
 from artforge.studio.runner import Runner
 from artforge.studio.settings import ServeOptions
-from artforge.studio.tasks import PREVIEW, TASKS
+from artforge.studio.tasks import BATCHING, PREVIEW, TASKS
 from artforge.studio.uploads import check_image, read_zip, safe_name
 
 PRESERVE = ("none", "luminance", "histogram")
@@ -53,7 +53,7 @@ class Studio:
     def __init__(self, opts: ServeOptions) -> None:
         self.opts = opts
         self.store = JobStore(opts.data_dir)
-        self.runner = Runner(self.store, TASKS, heavy=opts.heavy_workers, light=opts.light_workers)
+        self.runner = Runner(self.store, TASKS, opts.heavy_workers, opts.light_workers, BATCHING)
         self.outbox: Path | None = None
         self.paintings = api.sample_paintings()
 
