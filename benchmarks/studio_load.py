@@ -17,6 +17,8 @@ RSS < 4 GB; report p50, p95 and the Paint job's slowdown against running alone.
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import os
 import socket
 import sqlite3
@@ -40,13 +42,13 @@ PAINTINGS = ("mountains", "swamp")
 SIZE = 512
 
 
-def _serve(data: Path, auth_file: Path) -> tuple[subprocess.Popen[str], str]:
+def _serve(data: Path, auth_file: Path, precision: str = "auto") -> tuple[subprocess.Popen[str], str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "artforge", "serve", "--port", str(port), "--data-dir", str(data),
-           "--auth-file", str(auth_file)]  # fmt: skip
+           "--auth-file", str(auth_file), "--instant-precision", precision]  # fmt: skip
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -72,6 +74,12 @@ def _rss(pid: int) -> int:
     return total
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` (its threads; not its children)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _photos(folder: Path, n: int) -> list[Path]:
     """``n`` distinct 4:3 photos, 640 x 480 PNGs: crops of scikit-image's photos, of several sizes and places,
     some mirrored."""
@@ -90,17 +98,24 @@ def _photos(folder: Path, n: int) -> list[Path]:
     return out
 
 
-def _references(photos: list[Path], folder: Path) -> list[np.ndarray]:
-    """What the model gives for each client's photo and painting, run here, one at a time."""
+def _references(photos: list[Path], precision: str) -> list[np.ndarray]:
+    """What the model gives for each client's photo and painting at ``precision``, run here, one at a time."""
     from artforge import api
 
     model = api.load_stylizer(MODEL, "cpu")
     refs = []
-    for i, photo in enumerate(photos):
-        out = folder / f"ref-{i:02d}.png"
-        api.stylize_with_model(str(photo), out, model, styles=[f"sample:{PAINTINGS[i % 2]}"], size=SIZE, device="cpu")
-        refs.append(np.asarray(Image.open(out).convert("RGB"), dtype=np.int16))
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, photo in enumerate(photos):
+            out = Path(tmp) / f"ref-{i:02d}.png"
+            api.stylize_with_model(str(photo), out, model, styles=[f"sample:{PAINTINGS[i % 2]}"], size=SIZE,
+                                   device="cpu", precision=precision)  # fmt: skip
+            refs.append(np.asarray(Image.open(out).convert("RGB"), dtype=np.int16))
     return refs
+
+
+def _precision(png: bytes) -> str:
+    text = getattr(Image.open(io.BytesIO(png)), "text", {}).get("artforge", "{}")
+    return str(json.loads(text).get("precision", "fp32"))
 
 
 def _paint(client: Client, photo: Path, iterations: int) -> str:
@@ -134,34 +149,89 @@ def _took(data: Path, job: str) -> float:
     return float(finished) - float(started)
 
 
-def _client_run(url: str, user: int, photo: Path, ref: np.ndarray, jobs: int, go: threading.Barrier,
+class HttpClient:
+    """One user on Gradio's HTTP API, as ``curl`` would use it (login, upload, ``/gradio_api/call/instant``, its
+    event stream, the result's URL): a few ms of CPU a call, where ``gradio_client`` takes ~0.14 s, which on a
+    2-core machine with 16 clients would be ~40% of the CPU the server is measured on."""
+
+    def __init__(self, url: str, user: str, password: str) -> None:
+        import httpx
+
+        self.http = httpx.Client(base_url=url, timeout=600)
+        self.http.post("login", data={"username": user, "password": password}).raise_for_status()
+
+    def call(self, name: str, data: list[Any]) -> list[Any]:
+        r = self.http.post(f"gradio_api/call/{name}", json={"data": data})
+        r.raise_for_status()
+        event = ""
+        with self.http.stream("GET", f"gradio_api/call/{name}/{r.json()['event_id']}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:") and event in ("complete", "error"):
+                    if event == "error":
+                        raise RuntimeError(f"/{name}: {line[5:].strip()}")
+                    return list(json.loads(line[5:]))
+        raise RuntimeError(f"/{name}: the event stream ended without a result")
+
+    def instant(self, photo: Path, style: str) -> tuple[str, str, bytes | None]:
+        with photo.open("rb") as f:
+            up = self.http.post("gradio_api/upload", files=[("files", (photo.name, f, "image/png"))])
+        up.raise_for_status()
+        fd = {"path": up.json()[0], "orig_name": photo.name, "meta": {"_type": "gradio.FileData"}}
+        job, msg, _, served = self.call("instant", [fd, MODEL, style, None, 1.0, SIZE])
+        png = self.http.get(served["url"]).content if served else None
+        return str(job), str(msg), png
+
+    def gallery(self) -> list[dict[str, Any]]:
+        return list(self.call("gallery", [])[0])
+
+
+class GradioClient:
+    """One user through ``gradio_client`` (``--gradio-client``)."""
+
+    def __init__(self, url: str, user: str, password: str) -> None:
+        self.client = Client(url, auth=(user, password), verbose=False)
+
+    def instant(self, photo: Path, style: str) -> tuple[str, str, bytes | None]:
+        job, msg, _, served = self.client.predict(
+            content=handle_file(str(photo)), model=MODEL, style=style, style_upload=None, alpha=1.0, size=SIZE,
+            api_name="/instant",
+        )  # fmt: skip
+        return str(job), str(msg), Path(served).read_bytes() if served and Path(served).is_file() else None
+
+    def gallery(self) -> list[dict[str, Any]]:
+        return list(self.client.predict(api_name="/gallery"))
+
+
+def _client_run(make: Any, url: str, user: int, photo: Path, jobs: int, go: threading.Barrier,
                 out: dict[str, Any]) -> None:  # fmt: skip
-    client = Client(url, auth=(f"user{user}", f"pw{user}"), verbose=False)
+    client = make(url, f"user{user}", f"pw{user}")
     go.wait()
     for _ in range(jobs):
         t = time.perf_counter()
-        job, msg, _, served = client.predict(
-            content=handle_file(str(photo)), model=MODEL, style=PAINTINGS[user % 2], style_upload=None, alpha=1.0,
-            size=SIZE, api_name="/instant",
-        )  # fmt: skip
-        latency = time.perf_counter() - t
-        result = "lost"
-        if served and Path(served).is_file():
-            got = np.asarray(Image.open(served).convert("RGB"), dtype=np.int16)
-            same = (
-                got.shape == ref.shape and float(np.abs(got - ref).mean()) < 0.5 and int(np.abs(got - ref).max()) <= 3
-            )
-            result = "correct" if same else "wrong"
-        out.setdefault("rows", []).append((user, job, latency, result, msg))
-    gallery = client.predict(api_name="/gallery")
-    out.setdefault("galleries", {})[user] = sorted(str(r["id"]) for r in gallery if r["kind"] == "instant")
+        job, msg, png = client.instant(photo, PAINTINGS[user % 2])
+        out.setdefault("rows", []).append((user, job, time.perf_counter() - t, png, msg))
+    rows = client.gallery()
+    out.setdefault("galleries", {})[user] = sorted(str(r["id"]) for r in rows if r["kind"] == "instant")
+
+
+def _verdict(png: bytes | None, ref: np.ndarray) -> str:
+    """``correct`` when the PNG is the reference picture (within PNG rounding), else ``wrong`` (``lost``: none)."""
+    if not png:
+        return "lost"
+    got = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
+    diff = np.abs(got - ref) if got.shape == ref.shape else None  # PNG levels, 0..255
+    return "correct" if diff is not None and diff.mean() < 0.5 and diff.max() <= 3 else "wrong"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--jobs", type=int, default=5, help="Instant jobs per client, one after another (5)")
-    parser.add_argument("--paint-iterations", type=int, default=100, help="the Paint job's iterations (100)")
+    parser.add_argument("--paint-iterations", type=int, default=100, help="the Paint job's iterations (100; 0: none)")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="--instant-precision")
+    parser.add_argument("--gradio-client", action="store_true", help="the clients use gradio_client (heavier)")
     parser.add_argument("--quick", action="store_true", help="smoke test: 4 clients x 2 jobs, Paint 20 iterations")
     args = parser.parse_args()
     if args.quick:
@@ -169,11 +239,10 @@ def main() -> int:
     print_header("studio: Instant jobs of many users while a Paint job runs", machine_info())
     tmp = Path(tempfile.mkdtemp(prefix="studio-load-"))
     photos = _photos(tmp, args.clients)
-    refs = _references(photos, tmp)
     auth = tmp / "users.txt"
     auth.write_text("painter:pw\n" + "".join(f"user{i}:pw{i}\n" for i in range(args.clients)))
     data = tmp / "data"
-    proc, url = _serve(data, auth)
+    proc, url = _serve(data, auth, args.precision)
     rss = [0]
     sampling = threading.Event()
 
@@ -184,32 +253,39 @@ def main() -> int:
     threading.Thread(target=sample, daemon=True).start()
     try:
         painter = Client(url, auth=("painter", "pw"), verbose=False)
-        alone = _paint(painter, photos[0], args.paint_iterations)
-        print(f"Paint alone ({SIZE} px, {args.paint_iterations} iterations): job {alone}", flush=True)
-        if _wait_done(painter, alone) != "done":
-            raise SystemExit("the Paint job alone did not finish")
-        loaded = _paint(painter, photos[0], args.paint_iterations)
-        _wait_painting(painter, loaded)
-        print(f"Paint under load: job {loaded} is painting; {args.clients} clients start", flush=True)
+        alone = loaded = ""
+        if args.paint_iterations:
+            alone = _paint(painter, photos[0], args.paint_iterations)
+            print(f"Paint alone ({SIZE} px, {args.paint_iterations} iterations): job {alone}", flush=True)
+            if _wait_done(painter, alone) != "done":
+                raise SystemExit("the Paint job alone did not finish")
+            loaded = _paint(painter, photos[0], args.paint_iterations)
+            _wait_painting(painter, loaded)
+        print(f"Paint under load: job {loaded or '(none)'} is painting; {args.clients} clients start", flush=True)
         out: dict[str, Any] = {}
         go = threading.Barrier(args.clients)
-        threads = [threading.Thread(target=_client_run, args=(url, u, photos[u], refs[u], args.jobs, go, out))
+        make = GradioClient if args.gradio_client else HttpClient
+        threads = [threading.Thread(target=_client_run, args=(make, url, u, photos[u], args.jobs, go, out))
                    for u in range(args.clients)]  # fmt: skip
-        t0 = time.perf_counter()
+        t0, cpu0, own0 = time.perf_counter(), _cpu_seconds(proc.pid), time.process_time()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         wall = time.perf_counter() - t0
-        painted_during = _wait_done(painter, loaded) == "done"
+        cpu = (_cpu_seconds(proc.pid) - cpu0, time.process_time() - own0)
+        painted_during = not loaded or _wait_done(painter, loaded) == "done"
     finally:
         sampling.set()
         proc.terminate()
         proc.wait(30)
 
     rows = out.get("rows", [])
+    precision = next((_precision(r[3]) for r in rows if r[3]), "fp32")
+    refs = _references(photos, precision)
+    verdicts = [_verdict(r[3], refs[r[0]]) for r in rows]
     latencies = sorted(r[2] for r in rows)
-    counts = {k: sum(r[3] == k for r in rows) for k in ("correct", "wrong", "lost")}
+    counts = {k: verdicts.count(k) for k in ("correct", "wrong", "lost")}
     want = args.clients * args.jobs
     jobs_of = {u: sorted(str(r[1]) for r in rows if r[0] == u) for u in range(args.clients)}
     isolated = all(out.get("galleries", {}).get(u) == jobs_of[u] for u in range(args.clients))
@@ -218,12 +294,14 @@ def main() -> int:
     batches = [int(m.rsplit(" ", 1)[1].rstrip(")")) for m in msgs if m and "a batch of" in m]
     p50 = statistics.median(latencies) if latencies else float("nan")
     p95 = latencies[min(len(latencies) - 1, int(np.ceil(0.95 * len(latencies))) - 1)] if latencies else float("nan")
-    t_alone, t_loaded = _took(data, alone), _took(data, loaded)
+    t_alone, t_loaded = (_took(data, alone), _took(data, loaded)) if loaded else (float("nan"), float("nan"))
     print(table(["measure", "value"], [
+        ("Instant precision (the server's --instant-precision)", f"{precision} ({args.precision})"),
         ("Instant jobs (correct / wrong / lost)", f"{counts['correct']} / {counts['wrong']} / {counts['lost']}"),
         ("each user's gallery = that user's jobs", "yes" if isolated else "NO"),
         ("Instant latency p50 / p95 / max, s", f"{p50:.2f} / {p95:.2f} / {latencies[-1]:.2f}"),
         ("all Instant jobs, wall s", f"{wall:.1f} ({len(rows) / wall:.2f} jobs/s)"),
+        (f"CPU s meanwhile: server / the {args.clients} clients ({make.__name__})", f"{cpu[0]:.1f} / {cpu[1]:.1f}"),
         ("jobs run in a batch / batch sizes (mean, max)",
          f"{len(batches)} / {statistics.mean(batches) if batches else 0:.1f}, {max(batches, default=0)}"),
         ("server RSS max (with children), GB", f"{rss[0] / 2**30:.2f}"),

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from artforge.core import checkpoint as ckpt
-from artforge.core.device import resolve_device
+from artforge.core.device import native_bf16, resolve_device
 from artforge.core.download import cache_dir
 from artforge.core.errors import ArtforgeError
 from artforge.data import catalog, color, images, samples
@@ -54,7 +54,7 @@ __all__ = [
     "ArtforgeError", "BACKBONES", "DEFAULT_SAMPLES", "DEFAULT_TEMPORAL_WEIGHT", "METRICS", "MetricOptions",
     "StylizeConfig", "TrainConfig", "TrainingInterrupted", "cache_dir", "compare", "encoder_for", "evaluate",
     "export_model", "fetch_dataset", "fetch_weights", "list_datasets", "list_models", "list_runs", "list_weights",
-    "load_stylizer", "model_names", "probe_video", "project",
+    "fast_precision", "load_stylizer", "model_names", "probe_video", "project",
     "resolve_device", "sample", "stylization_metrics", "stylize", "stylize_to_file", "stylize_video",
     "stylize_with_model", "train",
 ]  # fmt: skip
@@ -300,6 +300,12 @@ def stylization_metrics(output: str, content: str, style: str, **options: Any) -
     return _stylization(output, content, style, **options)
 
 
+def fast_precision(device: str = "auto") -> str:
+    """``bf16`` where the device computes it natively (a CUDA GPU with bf16, a CPU with AVX512-BF16 or AMX), else
+    ``fp32``: the faster ``precision`` for a feed-forward styliser there."""
+    return "bf16" if native_bf16(device) else "fp32"
+
+
 def load_stylizer(model: str | os.PathLike[str], device: str = "auto") -> StylizerLike:
     """A feed-forward styliser by name (``artforge models``), run dir, checkpoint, model file or .onnx."""
     return stylizers.load(model, resolve_device(device))
@@ -409,10 +415,14 @@ def project(
     seed: int = 0,
     device: str = "auto",
     progress: bool = True,
+    callback: Callable[[int, int, float], bool] | None = None,
 ) -> dict[str, Any]:
     """Find the w (one for all layers, or one per layer with ``w_plus``) and noise maps with which a stylegan2 run
     best reproduces the image ``target`` (Karras et al. 2020, sec. 5), and write ``outdir``/projected.png, target.png,
-    w.npz and progress.mp4 (.gif without the video extra). Ctrl-C keeps the best so far (``interrupted`` is then
-    True). Returns ``{outdir, projected, target, w, video, distance, start_distance, psnr, steps, steps_done,
-    interrupted, checkpoint}``."""
-    return run_projection(run, target, outdir, steps=steps, w_plus=w_plus, seed=seed, device=device, progress=progress)
+    w.npz and progress.mp4 (.gif without the video extra). Ctrl-C, or ``callback(steps done, steps, best
+    distance)`` returning True after a step, keeps the best so far (``interrupted`` is then True). Returns
+    ``{outdir, projected, target, w, video, distance, start_distance, psnr, steps, steps_done, interrupted,
+    checkpoint}``."""
+    return run_projection(
+        run, target, outdir, steps=steps, w_plus=w_plus, seed=seed, device=device, progress=progress, callback=callback
+    )

@@ -132,3 +132,46 @@ def test_endpoints_refuse_bad_input_in_one_line(client: Client, tmp_path: Path) 
         assert "no such job" in client.predict(bad, api_name="/job")["error"]
         assert "no such job" in client.predict(bad, api_name="/cancel")
         assert "no such job" in client.predict(bad, api_name="/download")[2]
+
+
+def test_paint_with_several_styles_blended_or_masked(
+    wait_job: WaitJob, client: Client, photo: Path, tmp_path: Path
+) -> None:
+    """Two styles (a painting ticked, an upload) with blend weights reach the engine: the result's parameters name
+    both and hold the weights; a job with masks, one per style, paints; mismatched counts, and weights with masks,
+    are refused in one line."""
+    from PIL import Image
+
+    upload = api.sample_paintings()["swamp"]
+    common = {"content": handle_file(str(photo)), "style": "altar", "style_upload": None, "size": 64, "iterations": 5,
+              "api_name": "/paint_styles"}  # fmt: skip
+    none = {"more_paintings": [], "more_uploads": None, "blend": "", "masks": None}  # the API wants every field
+    blended, msg = client.predict(**common, **{**none, "more_uploads": [handle_file(str(upload))], "blend": "3, 1"})
+    assert blended, msg
+    w, h = api.load_image(photo).size
+    left, right = tmp_path / "left.png", tmp_path / "right.png"
+    half = Image.new("L", (w, h), 0)
+    half.paste(255, (0, 0, w // 2, h))
+    half.save(left)
+    Image.eval(half, lambda v: 255 - v).save(right)
+    masks = [handle_file(str(left)), handle_file(str(right))]
+    masked, msg = client.predict(**common, **{**none, "more_paintings": ["mountains"], "masks": masks})
+    assert masked, msg
+    assert wait_job(client, blended)["status"] == "done" and wait_job(client, masked)["status"] == "done"
+    params, png, _ = client.predict(blended, api_name="/download")
+    stored = api.read_params(png)
+    assert stored["styles"] == ["sample:altar", upload.name] and stored["config"]["style_blend"] == [3.0, 1.0]
+    _, png2, _ = client.predict(masked, api_name="/download")
+    assert api.read_params(png2)["styles"] == ["sample:altar", "sample:mountains"]
+
+    refusals = [
+        ({"blend": "1 2 3"}, "give one blend weight per style (2), or none; 3 given"),
+        ({"blend": "a b"}, "blend weights are numbers, one per style, like '2 1'"),
+        ({"masks": [handle_file(str(left))]}, "give one mask per style (2), or none"),
+        ({"blend": "1 1", "masks": masks}, "blend weights and masks do not combine"),
+    ]  # fmt: skip
+    for extra, want in refusals:
+        job, msg = client.predict(**common, **{**none, "more_paintings": ["swamp"], **extra})
+        assert job == "" and msg.startswith(want), msg
+    for job in (blended, masked):
+        client.predict(job, api_name="/delete")

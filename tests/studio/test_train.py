@@ -6,6 +6,7 @@ mix and into which a photo is projected."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import zipfile
 from collections.abc import Callable
@@ -163,6 +164,18 @@ def test_a_stylegan2_run_from_a_zip_mixes_styles_and_projects_a_photo(
     assert json.loads(params)["w_plus"] is True and Image.open(projected).size == (16, 16)
     with np.load(studio.data_dir / "jobs" / p_job / "w.npz") as f:
         assert f["ws"].shape[0] == 1 and f["ws"].shape[1] > 1
+    # a long projection shows its steps, and Cancel stops it with the best so far kept in the job's folder
+    long, _ = client.predict(run=run, photo=handle_file(str(target)), steps=1000, w_plus=False, seed=0,
+                             api_name="/project")  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not str(client.predict(long, api_name="/job").get("message")).startswith("step "):
+        assert time.monotonic() < deadline, client.predict(long, api_name="/job")
+        time.sleep(0.2)
+    assert re.fullmatch(r"step \d+/1000 · best distance \S+", client.predict(long, api_name="/job")["message"])
+    assert client.predict(long, api_name="/cancel") == f"job {long}: cancel requested"
+    state = wait_job(client, long)
+    assert state["status"] == "cancelled" and "the best projection after" in state["error"]
+    assert (studio.data_dir / "jobs" / long / "projected.png").is_file()
 
 
 def test_restart_then_one_resume_and_other_users_are_kept_out(wait_job: WaitJob, auth_studio: Any) -> None:

@@ -236,6 +236,23 @@ def test_ctrl_c_keeps_the_best_so_far(runs: dict[str, Path], vgg: nn.Module, tmp
     assert r["distance"] <= r["start_distance"]
 
 
+def test_a_callback_sees_each_step_and_can_stop_it(runs: dict[str, Path], vgg: nn.Module, tmp_path: Path) -> None:
+    """The studio's progress and Cancel: callback(done, steps, best) after every step; True stops there, and the
+    best so far is written as after Ctrl-C."""
+    seen: list[tuple[int, int, float]] = []
+
+    def callback(done: int, steps: int, best: float) -> bool:
+        seen.append((done, steps, best))
+        return done == 4
+
+    r = P.run_projection(runs["stylegan2"], runs["data"] / "coffee.png", tmp_path, steps=50, progress=False,
+                         encoder=vgg, callback=callback)  # type: ignore[arg-type]  # fmt: skip
+    assert [s[:2] for s in seen] == [(n, 50) for n in range(1, 5)]
+    assert all(b2 <= b1 for (_, _, b1), (_, _, b2) in zip(seen, seen[1:], strict=False))  # the best never worsens
+    assert r["interrupted"] and r["steps_done"] == 4 and r["distance"] <= r["start_distance"]
+    assert {p.name for p in tmp_path.iterdir()} == {"projected.png", "target.png", "w.npz", "progress.mp4"}
+
+
 # ---------------------------------------------------------------- bad input: one line, exit 1, nothing written
 
 

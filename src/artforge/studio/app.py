@@ -12,6 +12,7 @@ from artforge import api
 from artforge.studio.pages import (
     SET_URL_JS,
     caption,
+    file_paths,
     gallery_rows,
     job_header,
     one_line,
@@ -106,6 +107,17 @@ def build(studio: Studio) -> Any:
                         p_color = gr.Radio(list(PRESERVE), value="none", label="Colour preservation")
                         p_quick = gr.Checkbox(False, label="Quick (start from a fast result, refine the finest levels)",
                                               elem_id="paint-quick")  # fmt: skip
+                        with gr.Accordion("More styles: a blend, or one per region (masks)", open=False):
+                            p_more = gr.CheckboxGroup(names, label="Bundled paintings to add after the style above",
+                                                      elem_id="paint-more")  # fmt: skip
+                            p_more_up = gr.File(file_count="multiple", label="Style images to add (uploads)",
+                                                elem_id="paint-more-upload")  # fmt: skip
+                            p_blend = gr.Textbox(label="Blend weights, one per style in order (the style above, the "
+                                                 "paintings ticked, the uploads), e.g. 2 1; empty: equal",
+                                                 elem_id="paint-blend")  # fmt: skip
+                            p_masks = gr.File(file_count="multiple", label="Masks, one per style in the same order: "
+                                              "white where that style paints (instead of weights)",
+                                              elem_id="paint-masks")  # fmt: skip
                         with gr.Row():
                             p_go = gr.Button("Paint", variant="primary", elem_id="paint-go")
                             p_cancel = gr.Button("Cancel", variant="stop", elem_id="paint-cancel")
@@ -229,11 +241,24 @@ def build(studio: Studio) -> Any:
 
         # ---------------------------------------------------------------- Paint handlers
         def paint(content: Any, style: str, style_upload: Any, size: float, iterations: float, style_strength: float,
-                  preserve_color: str, quick: bool, request: gr.Request) -> tuple[str, str]:  # fmt: skip
+                  preserve_color: str, quick: bool, more_paintings: list[str] | None, more_uploads: list[Any] | None,
+                  blend: str, masks: list[Any] | None, request: gr.Request) -> tuple[str, str]:  # fmt: skip
             owner = owner_of(request)
             job, msg = one_line(
                 lambda: studio.submit_paint(
-                    owner, content, style, style_upload, size, iterations, style_strength, preserve_color, bool(quick)
+                    owner,
+                    content,
+                    style,
+                    style_upload,
+                    size,
+                    iterations,
+                    style_strength,
+                    preserve_color,
+                    bool(quick),
+                    more_paintings,
+                    file_paths(more_uploads),
+                    blend,
+                    file_paths(masks),
                 )
             )
             return (job.id, f"job {job.id} submitted") if job is not None else ("", msg)
@@ -258,8 +283,18 @@ def build(studio: Studio) -> Any:
             job, msg = one_line(lambda: studio.cancel(owner_of(request), job_id))
             return msg if job is None else f"job {job.id}: cancel requested"
 
-        p_go.click(paint, [p_content, p_style, p_style_up, p_size, p_iters, p_weight, p_color, p_quick],
-                   [p_job, p_msg], api_name="paint")  # fmt: skip
+        paint_in = [p_content, p_style, p_style_up, p_size, p_iters, p_weight, p_color, p_quick]
+        p_go.click(paint, [*paint_in, p_more, p_more_up, p_blend, p_masks], [p_job, p_msg],
+                   api_name="paint_styles")  # fmt: skip
+
+        # /paint: one style, without the more-styles fields (Gradio's API makes every file input a required one)
+        def paint_one(content: Any, style: str, style_upload: Any, size: float, iterations: float,
+                      style_strength: float, preserve_color: str, quick: bool,
+                      request: gr.Request) -> tuple[str, str]:  # fmt: skip
+            return paint(content, style, style_upload, size, iterations, style_strength, preserve_color, quick,
+                         None, None, "", None, request)  # fmt: skip
+
+        gr.Button(visible=False).click(paint_one, paint_in, [p_job, p_msg], api_name="paint")
         p_cancel.click(cancel, p_job, p_msg, api_name="cancel")
         poll_out = [p_progress, p_preview, p_result, p_file, p_seen]
         timer.tick(poll, [p_job, p_seen], poll_out, show_progress="hidden", api_visibility="private")
@@ -324,7 +359,7 @@ def build(studio: Studio) -> Any:
 
         # ---------------------------------------------------------------- ?job=ID
         # ---------------------------------------------------------------- Open in Paint
-        paint_fields = [p_content, p_style, p_style_up, p_size, p_iters, p_weight, p_color]
+        paint_fields = [p_content, p_style, p_style_up, p_size, p_iters, p_weight, p_color, p_more, p_blend]
 
         def fill_paint(settings: dict[str, Any], content: Any, style_file: Any) -> tuple[Any, ...]:
             """The Paint tab, selected, with ``settings`` in its fields (fields without a setting keep theirs)."""
@@ -332,7 +367,8 @@ def build(studio: Studio) -> Any:
             values = (
                 content if content is not None else skip(), get("style", skip()),
                 style_file if style_file is not None else skip(), get("size", skip()), get("iterations", skip()),
-                get("style_weight", skip()), get("preserve_color", skip()),
+                get("style_weight", skip()), get("preserve_color", skip()), get("more_paintings", skip()),
+                get("blend", skip()),
             )  # fmt: skip
             return (gr.Tabs(selected="paint"), *values)
 
@@ -340,7 +376,7 @@ def build(studio: Studio) -> Any:
             owner = owner_of(request)
             view, msg = one_line(lambda: studio.view(owner, job_id))
             if view is None or view.job.kind != "paint":
-                return (skip(),) * 8 + (msg or f"job {job_id} is not a Paint job",)
+                return (skip(),) * (len(paint_fields) + 1) + (msg or f"job {job_id} is not a Paint job",)
             settings = paint_settings(view.job.params, studio.paintings)
             content = serve_or_none(owner, job_id, "content.png")
             style_file = serve_or_none(owner, job_id, "style.png") if settings["style"] == UPLOAD else None
@@ -353,7 +389,7 @@ def build(studio: Studio) -> Any:
 
             settings, msg = one_line(read)
             if settings is None:
-                return (skip(),) * 8 + (msg.replace(str(path), os.path.basename(str(path))),)
+                return (skip(),) * (len(paint_fields) + 1) + (msg.replace(str(path), os.path.basename(str(path))),)
             return (*fill_paint(settings, None, None), "its settings are in Paint: add a content photo")
 
         reopen_out = [tabs, *paint_fields, g_msg]

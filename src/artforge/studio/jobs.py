@@ -80,6 +80,7 @@ class JobStore:
         self.root = Path(root).expanduser().resolve()
         self.db = self.root / "jobs.sqlite3"
         self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
 
     def open(self) -> int:
         """Create the store if new; jobs left queued or running by a previous server become ``interrupted``.
@@ -98,14 +99,15 @@ class JobStore:
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
+        """The store's one connection (opened on first use, shared by the threads under a lock), in a transaction:
+        committed, or rolled back on an exception."""
         with self._lock:
-            c = sqlite3.connect(self.db, timeout=30)
-            c.row_factory = sqlite3.Row
-            try:
-                with c:  # one transaction: committed, or rolled back on an exception
-                    yield c
-            finally:
-                c.close()
+            if self._db is None:
+                self._db = sqlite3.connect(self.db, timeout=30, check_same_thread=False)
+                self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: commits survive kill -9 (not a power cut)
+                self._db.row_factory = sqlite3.Row
+            with self._db:
+                yield self._db
 
     def create(self, owner: str, kind: str, lane: str, params: dict[str, Any]) -> Job:
         """A new queued job (its folder made); the caller puts its files there and queues it."""

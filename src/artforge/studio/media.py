@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from artforge import api
 from artforge.studio.checks import choice, model_path, number
 from artforge.studio.jobs import Job
-from artforge.studio.runner import JobContext
+from artforge.studio.runner import Cancelled, JobContext
 from artforge.studio.uploads import check_image
 
 if TYPE_CHECKING:
@@ -212,12 +212,23 @@ def project(ctx: JobContext) -> str:
     p: dict[str, Any] = ctx.job.params
     ctx.report(0.0, f"projecting into {p['run_name']} ({p['steps']} steps)")
     out = ctx.folder / "projection"
+    reported = [0.0]
+
+    def on_step(done: int, steps: int, best: float) -> bool:
+        ctx.give_way()
+        if done == steps or time.monotonic() - reported[0] >= REPORT_S:
+            ctx.report(done / steps, f"step {done}/{steps} · best distance {best:.4g}")
+            reported[0] = time.monotonic()
+        return ctx.cancel.is_set()
+
     r = api.project(
         str(p["run"]), ctx.folder / "content.png", out, steps=int(p["steps"]), w_plus=bool(p["w_plus"]),
-        seed=int(p["seed"]), progress=False,
+        seed=int(p["seed"]), progress=False, callback=on_step,
     )  # fmt: skip
     for name in ("projected.png", "target.png", "w.npz"):
         if (out / name).is_file():
             shutil.copyfile(out / name, ctx.folder / name)
+    if r["interrupted"]:
+        raise Cancelled(f"the best projection after {r['steps_done']} steps is kept in the job's folder")
     ctx.report(1.0, f"distance {float(r['distance']):.4g} (from {float(r['start_distance']):.4g})")
     return "projected.png"

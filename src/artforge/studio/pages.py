@@ -66,7 +66,8 @@ def caption(job: Job) -> str:
         "walk": f"walk {p.get('run_name')}", "mix": f"style mix {p.get('run_name')}",
         "project": f"projection into {p.get('run_name')}",
     }.get(job.kind, f"paint {p.get('size')} px")  # fmt: skip
-    style = p.get("style_name") or ""
+    names = p.get("style_names") or [p.get("style_name") or ""]
+    style = " + ".join(str(n) for n in names if n)
     return f"{job.id} · {what}" + (f" · {style}" if style else "")
 
 
@@ -93,9 +94,18 @@ def paint_settings(params: dict[str, Any], paintings: Iterable[str]) -> dict[str
     style = str(params.get("style") or (styles[0] if isinstance(styles, list) and styles else ""))
     name = style.removeprefix("sample:")
     out["style"] = name if style.startswith("sample:") and name in set(paintings) else "upload"
+    more = [str(s).removeprefix("sample:") for s in styles[1:]] if isinstance(styles, list) else []
+    out["more_paintings"] = [n for n in more if n in set(paintings)]  # uploads among them are not in a PNG
+    blend = cfg.get("style_blend") or params.get("blend")
+    out["blend"] = " ".join(f"{float(w):g}" for w in blend) if isinstance(blend, list) else ""
     if not out.keys() & set(PAINT_FIELDS):
         raise api.ArtforgeError("the PNG's artforge parameters hold no Paint settings (an Instant or Generate result?)")
     return out
+
+
+def file_paths(files: Any) -> list[str]:
+    """The paths of a multi-file upload (Gradio gives paths, or objects with ``.name``); none: []."""
+    return [str(getattr(f, "name", f)) for f in files or []]
 
 
 def open_job(studio: Studio, owner: str, job_id: str | None) -> tuple[str, str, str]:

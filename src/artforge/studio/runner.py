@@ -29,6 +29,7 @@ LANES = {
 }  # fmt: skip
 HEAVY_NICE = 10  # CPU priority of the heavy workers (and the processes they start) below the light lane's
 MAX_PAUSE_S = 10.0  # a heavy job waits at most this long at one check() for the light lane, then takes a step
+BATCH_WINDOW_S = 0.5  # after a batch of n, the next waits this long at most for n - 1 more jobs of its key
 
 
 class Cancelled(Exception):  # noqa: N818 (an outcome, not an error)
@@ -71,7 +72,7 @@ class LaneQueue:
     def put(self, item: str | None) -> None:
         with self._ready:
             self._items.append(item)
-            self._ready.notify()
+            self._ready.notify_all()
 
     def get(self) -> str | None:
         with self._ready:
@@ -79,10 +80,17 @@ class LaneQueue:
                 self._ready.wait()
             return self._items.popleft()
 
-    def take(self, match: Callable[[str], bool], limit: int) -> list[str]:
-        """Up to ``limit`` waiting ids that ``match``, in order, out of the queue."""
+    def take(self, match: Callable[[str], bool], limit: int, want: int = 0, wait: float = 0.0) -> list[str]:
+        """Up to ``limit`` waiting ids that ``match``, in order, out of the queue; when fewer than ``want`` wait,
+        first up to ``wait`` seconds for more to arrive."""
+
+        def matching() -> list[str]:
+            return [i for i in self._items if i is not None and match(i)][: max(0, limit)]
+
         with self._ready:
-            picked = [i for i in self._items if i is not None and match(i)][: max(0, limit)]
+            if wait > 0 and want > 0:
+                self._ready.wait_for(lambda: len(matching()) >= min(want, limit) or None in self._items, wait)
+            picked = matching()
             for i in picked:
                 self._items.remove(i)
             return picked
@@ -150,6 +158,7 @@ class Runner:
         self.running: dict[str, JobContext] = {}
         self.done: dict[str, threading.Event] = {}
         self.keys: dict[str, tuple[str, Hashable]] = {}  # waiting job id -> (kind, batch key)
+        self.last_batch: dict[tuple[str, Hashable], int] = {}  # batch key -> size of its last batch
         self.light = Gate()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -230,12 +239,20 @@ class Runner:
                 self._finish(ctx, outcome)
 
     def _take(self, lane: str, job_id: str) -> list[str]:
-        """``job_id`` and the waiting jobs of its batch key (none when its kind is not batched)."""
+        """``job_id`` and the waiting jobs of its batch key (none when its kind is not batched); after a batch of
+        n, up to BATCH_WINDOW_S for n - 1 others to arrive."""
         with self._lock:
             key = self.keys.pop(job_id, None)
         if key is None:
             return [job_id]
-        more = self.queues[lane].take(lambda i: self.keys.get(i) == key, self.batching[key[0]].largest - 1)
+        # the users of the last batch send their next jobs one by one, just after it: a short wait gathers them
+        # into one batch, where taking the first few at once would run them as a small batch ahead of the rest
+        last = self.last_batch.get(key, 1)
+        more = self.queues[lane].take(
+            lambda i: self.keys.get(i) == key, self.batching[key[0]].largest - 1, last - 1,
+            BATCH_WINDOW_S if last > 1 else 0.0,
+        )  # fmt: skip
+        self.last_batch[key] = 1 + len(more)
         with self._lock:
             for i in more:
                 self.keys.pop(i, None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,21 @@ from artforge.studio.uploads import check_image, read_zip, safe_name
 PRESERVE = ("none", "luminance", "histogram")
 UPLOAD = "upload"  # the style choice that means "the uploaded style image"
 SIZES = (16, 2048)  # long side limits of a job, px
+
+
+def _blend(text: str, n: int) -> list[float] | None:
+    """Blend weights typed as "2 1" or "2, 1": one per style, none negative, not all zero; empty: equal."""
+    if not str(text or "").strip():
+        return None
+    try:
+        weights = [float(w) for w in str(text).replace(",", " ").split()]
+    except ValueError:
+        raise api.ArtforgeError(f"blend weights are numbers, one per style, like '2 1'; not {text!r}") from None
+    if len(weights) != n:
+        raise api.ArtforgeError(f"give one blend weight per style ({n}), or none; {len(weights)} given")
+    if min(weights) < 0 or sum(weights) <= 0:
+        raise api.ArtforgeError("blend weights must be >= 0 and not all 0")
+    return weights
 
 
 @dataclass(frozen=True)
@@ -56,6 +72,7 @@ class Studio:
         self.runner = Runner(self.store, TASKS, opts.heavy_workers, opts.light_workers, BATCHING)
         self.outbox: Path | None = None
         self.paintings = api.sample_paintings()
+        self.precision = opts.instant_precision if opts.instant_precision != "auto" else api.fast_precision()
 
     def start(self) -> int:
         """Open the store (returns how many jobs of a previous server became interrupted) and start the workers."""
@@ -99,21 +116,48 @@ class Studio:
     def submit_paint(
         self, owner: str, content: str | None, style: str, style_upload: str | None = None, size: float = 256,
         iterations: float = 50, style_weight: float = api.StylizeConfig.style_weight, preserve_color: str = "none",
-        quick: bool = False,
+        quick: bool = False, more_paintings: Sequence[str] | None = None, more_uploads: Sequence[str] | None = None,
+        blend: str = "", masks: Sequence[str] | None = None,
     ) -> Job:  # fmt: skip
         """A Paint (Gatys) job in the heavy lane; every input is checked before anything is queued. ``quick`` starts
-        from a feed-forward picture (``--init fast``) that the finest levels refine."""
+        from a feed-forward picture (``--init fast``) that the finest levels refine. More styles: bundled paintings
+        and uploads, after the first; ``blend``: one weight per style ("2 1"), or ``masks``: one per style, white
+        where it paints."""
         c_img = check_image(content, "content image", self.opts.max_upload_bytes)
         spec, style_name, s_img = self.pick_style(style, style_upload)
+        specs, names, more = [spec], [style_name], []
+        for name in more_paintings or []:
+            specs.append(f"sample:{_choice(name, tuple(self.paintings), 'painting')}")
+            names.append(specs[-1])
+        for i, up in enumerate(more_uploads or []):
+            more.append(check_image(up, "style image", self.opts.max_upload_bytes))
+            specs.append(f"style-{i + 1}.png")
+            names.append(Path(str(up)).name)
+        weights = _blend(blend, len(specs))
+        mask_imgs = [check_image(m, "mask", self.opts.max_upload_bytes).convert("L") for m in masks or []]
+        if mask_imgs and len(mask_imgs) != len(specs):
+            raise api.ArtforgeError(f"give one mask per style ({len(specs)}), or none; {len(mask_imgs)} given")
+        if mask_imgs and weights:
+            raise api.ArtforgeError("blend weights and masks do not combine: masks give each style its region")
         params = {
             "content_name": Path(str(content)).name, "style": spec, "style_name": style_name,
+            "styles": specs, "style_names": names, "blend": weights,
+            "masks": [f"mask-{i}.png" for i in range(len(mask_imgs))],
             "size": int(_number(size, 64, SIZES[1], "size")),
             "iterations": int(_number(iterations, 1, 2000, "iterations")),
             "style_weight": _number(style_weight, 0, 1e6, "style weight"),
             "preserve_color": _choice(preserve_color, PRESERVE, "colour preservation"),
             "init": "fast" if quick else "content",
         }  # fmt: skip
-        return self.runner.submit(owner, "paint", params, lambda d: self._save_inputs(d, c_img, s_img))
+
+        def prepare(folder: Path) -> None:
+            self._save_inputs(folder, c_img, s_img)
+            for i, img in enumerate(more):
+                api.save_image(img, folder / f"style-{i + 1}.png", png_level=1)
+            for i, img in enumerate(mask_imgs):
+                api.save_image(img, folder / f"mask-{i}.png", png_level=1)
+
+        return self.runner.submit(owner, "paint", params, prepare)
 
     def submit_instant(
         self, owner: str, content: str | None, model: str, style: str | None = None, style_upload: str | None = None,
@@ -129,6 +173,7 @@ class Studio:
         params = {
             "content_name": Path(str(content)).name, "model": model, "style": spec, "style_name": style_name,
             "size": int(_number(size, 64, SIZES[1], "size")), "alpha": _number(alpha, 0, 1, "alpha"),
+            "precision": self.precision,
             **model_path(rows[model]),
         }  # fmt: skip
         return self.runner.submit(owner, "instant", params, lambda d: self._save_inputs(d, c_img, s_img))
@@ -178,6 +223,7 @@ class Studio:
         params = {
             "content_name": zip_name, "inputs": names, "model": model, "style": spec, "style_name": style_name,
             "size": int(_number(size, 64, SIZES[1], "size")), "alpha": _number(alpha, 0, 1, "alpha"),
+            "precision": self.precision,
             **model_path(rows[model]),
         }  # fmt: skip
 

@@ -25,6 +25,7 @@ class ServeOptions:
     heavy_workers: int = 1
     light_workers: int = 1
     insecure: bool = False
+    instant_precision: str = "auto"  # auto (bf16 where native, else fp32) | fp32 | bf16
 
     @property
     def max_upload_bytes(self) -> int:
@@ -56,6 +57,8 @@ def check(opts: ServeOptions) -> None:
         raise api.ArtforgeError(f"--port {opts.port}: must be 1-65535")
     if opts.max_upload_mb <= 0:
         raise api.ArtforgeError("--max-upload-mb must be positive")
+    if opts.instant_precision not in ("auto", "fp32", "bf16"):
+        raise api.ArtforgeError("--instant-precision: auto, fp32 or bf16")
     if opts.heavy_workers < 1:
         raise api.ArtforgeError("--heavy-workers must be at least 1")
 

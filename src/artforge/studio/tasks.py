@@ -31,7 +31,7 @@ _models_lock = threading.Lock()
 
 
 def style_spec(ctx: JobContext, style: str) -> str:
-    """A job's style: ``sample:NAME`` for a bundled painting, else the upload saved in the job's folder."""
+    """A job's style: ``sample:NAME`` for a bundled painting, else an upload saved in the job's folder."""
     return style if style.startswith("sample:") else str(ctx.folder / style)
 
 
@@ -44,10 +44,11 @@ def paint(ctx: JobContext) -> str:
     p: dict[str, Any] = ctx.job.params
     cfg = api.StylizeConfig(
         size=int(p["size"]), iterations=int(p["iterations"]), style_weight=float(p["style_weight"]),
-        preserve_color=str(p["preserve_color"]), init=str(p.get("init", "content")),
+        preserve_color=str(p["preserve_color"]), init=str(p.get("init", "content")), style_blend=p.get("blend"),
     )  # fmt: skip
     content = ctx.folder / "content.png"
-    style = style_spec(ctx, str(p["style"]))
+    styles = [style_spec(ctx, str(s)) for s in p.get("styles", [p["style"]])]
+    masks = [str(ctx.folder / str(m)) for m in p.get("masks", [])]
     t0 = time.perf_counter()
     last_preview = [0.0]
 
@@ -68,11 +69,13 @@ def paint(ctx: JobContext) -> str:
             last_preview[0] = now
 
     ctx.report(0.0, "starting: loading VGG")
-    img = api.stylize(content, style, cfg, save_every=PREVIEW_EVERY, on_snapshot=on_preview, callback=on_step)
+    img = api.stylize(
+        content, styles, cfg, masks=masks, save_every=PREVIEW_EVERY, on_snapshot=on_preview, callback=on_step
+    )
     ctx.check()
     params: dict[str, object] = {
         "content": str(p["content_name"]),
-        "styles": [str(p["style_name"])],
+        "styles": [str(n) for n in p.get("style_names", [p["style_name"]])],
         "config": cfg.to_dict(),
     }
     api.save_image(img, ctx.folder / RESULT, params)
@@ -105,17 +108,17 @@ def instant(ctx: JobContext) -> str:
     with lock:
         api.stylize_with_model(
             str(ctx.folder / "content.png"), ctx.folder / RESULT, model, styles=styles, size=int(p["size"]),
-            alpha=float(p.get("alpha", 1.0)), progress=False,
+            alpha=float(p.get("alpha", 1.0)), precision=str(p.get("precision", "fp32")), progress=False,
         )  # fmt: skip
     ctx.check()
     return RESULT
 
 
 def instant_key(p: Mapping[str, Any]) -> Hashable | None:
-    """Instant jobs that can share a batch: one model, size and alpha (a zip job runs alone)."""
+    """Instant jobs that can share a batch: one model, size, alpha and precision (a zip job runs alone)."""
     if "inputs" in p:
         return None
-    return (str(p.get("model_path", p["model"])), int(p["size"]), float(p.get("alpha", 1.0)))
+    return (str(p.get("model_path", p["model"])), int(p["size"]), float(p.get("alpha", 1.0)), p.get("precision"))
 
 
 def _style_key(ctx: JobContext) -> tuple[str, ...]:
@@ -143,7 +146,8 @@ def instant_batch(ctxs: list[JobContext]) -> list[str | BaseException]:
             api.stylize_with_model(
                 [str(c.folder / "content.png") for c in group], [c.folder / RESULT for c in group], model,
                 styles=[style_spec(group[0], style)] if style else [], size=int(p["size"]),
-                alpha=float(p.get("alpha", 1.0)), batch=len(group), progress=False,
+                alpha=float(p.get("alpha", 1.0)), precision=str(p.get("precision", "fp32")), batch=len(group),
+                progress=False,
             )  # fmt: skip
     return [_checked(ctx) for ctx in ctxs]
 
@@ -165,8 +169,8 @@ def _instant_zip(ctx: JobContext, p: dict[str, Any], styles: list[str]) -> str:
     files = [str(ctx.folder / f"in-{i:03d}.png") for i in range(len(p["inputs"]))]
     written = api.stylize_with_model(
         files, str(ctx.folder / "results") + os.sep, str(p.get("model_path", p["model"])), styles=styles,
-        size=int(p["size"]),
-        alpha=float(p.get("alpha", 1.0)), progress=False,
+        size=int(p["size"]), alpha=float(p.get("alpha", 1.0)), precision=str(p.get("precision", "fp32")),
+        progress=False,
     )  # fmt: skip
     ctx.check()
     seen: set[str] = set()

@@ -98,7 +98,9 @@ def build_generate_extras(gr: Any, studio: Studio, run: Any, seed: Any, truncati
         photo = gr.File(label="Photo", elem_id="project-photo")
         steps = gr.Slider(1, 1000, value=200, step=1, label="Steps", elem_id="project-steps")
         w_plus = gr.Checkbox(False, label="W+ (one w per layer: closer, less editable)")
-        project_go = gr.Button("Project (heavy lane)", elem_id="project-go")
+        with gr.Row():
+            project_go = gr.Button("Project (heavy lane)", elem_id="project-go")
+            project_cancel = gr.Button("Cancel (keeps the best so far)", variant="stop", elem_id="project-cancel")
     # the extras' results, outside the (closed) accordions so that a ?job= address shows them
     extra_msg = gr.Markdown(elem_id="extras-msg")
     extra_job = gr.Textbox(label="Job (walk, style mixing)", interactive=False, elem_id="extras-job")
@@ -135,6 +137,10 @@ def build_generate_extras(gr: Any, studio: Studio, run: Any, seed: Any, truncati
         j, m = one_line(lambda: media.submit_project(studio, owner, run, photo, steps, w_plus, seed))
         return (j.id, f"job {j.id} submitted") if j is not None else ("", m)
 
+    def stop_projection(job_id: str, request: gr.Request) -> str:
+        j, m = one_line(lambda: studio.cancel(owner_of(request), job_id))
+        return m if j is None else f"job {j.id}: cancel requested (the best projection so far is kept)"
+
     def poll(job_id: str, shown: str, request: gr.Request) -> tuple[Any, ...]:
         return _poll(studio, owner_of(request), job_id, shown, skip)  # the projected image has its own download
 
@@ -144,6 +150,7 @@ def build_generate_extras(gr: Any, studio: Studio, run: Any, seed: Any, truncati
                  api_name="style_mix")  # fmt: skip
     extra_job.change(None, extra_job, None, js=SET_URL_JS, api_visibility="private")
     project_go.click(project, [run, photo, steps, w_plus, seed], [project_job, extra_msg], api_name="project")
+    project_cancel.click(stop_projection, project_job, extra_msg, api_visibility="private")  # the API has /cancel
     out = [project_progress, project_image, seen]
     timer.tick(poll, [project_job, seen], out, show_progress="hidden", api_visibility="private")
     project_job.change(poll, [project_job, seen], out, show_progress="hidden", api_visibility="private")

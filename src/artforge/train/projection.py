@@ -33,7 +33,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,6 +69,8 @@ W_SAMPLES = 10_000
 VGG_SIDES = (64, 256)  # the side the distance sees images at: the resolution, clamped to this range
 FRAMES = 100  # about this many frames in the progress video
 VIDEO_FPS = 20
+
+StepCallback = Callable[[int, int, float], bool]  # (steps done, steps, best distance) -> stop now?
 
 
 def learning_rate(t: float, base: float = LR, rampup: float = LR_RAMPUP, rampdown: float = LR_RAMPDOWN) -> float:
@@ -198,9 +200,10 @@ def project(
     progress: bool = False,
     frames: int = FRAMES,
     w_samples: int = W_SAMPLES,
+    callback: StepCallback | None = None,
 ) -> Projection:
-    """Project ``target`` ``[1, C, R, R]`` in [0, 1] (on G's device) into ``g``. Ctrl-C stops at a step and returns
-    the best so far with ``interrupted`` set."""
+    """Project ``target`` ``[1, C, R, R]`` in [0, 1] (on G's device) into ``g``. Ctrl-C, or ``callback(steps done,
+    steps, best distance)`` returning True, stops at a step and returns the best so far with ``interrupted`` set."""
     dev = g.mapping.w_avg.device
     gen = torch.Generator().manual_seed(seed)
     w_mean, sigma_w = w_statistics(g, w_samples, seed)
@@ -251,6 +254,9 @@ def project(
             done = step + 1
             bar.update(1)
             bar.set_postfix(dist=f"{dv:.4f}", best=f"{best[0]:.4f}", refresh=False)
+            if callback is not None and callback(done, steps, best[0]):
+                interrupted = True
+                break
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -326,9 +332,11 @@ def run_projection(
     device: str = "auto",
     progress: bool = True,
     encoder: VGGEncoder | None = None,
+    callback: StepCallback | None = None,
 ) -> dict[str, Any]:
     """``artforge project``: checks everything a user can get wrong before any work, projects, writes OUT/
-    ``projected.png``, ``target.png``, ``w.npz`` and ``progress.mp4`` (or ``.gif``), also after Ctrl-C."""
+    ``projected.png``, ``target.png``, ``w.npz`` and ``progress.mp4`` (or ``.gif``), also after Ctrl-C or when
+    ``callback`` (see :func:`project`) stops it."""
     if steps < 1:
         raise ArtforgeError("--steps must be >= 1")
     path = ckpt.latest(run)
@@ -352,7 +360,7 @@ def run_projection(
         raise ArtforgeError(f"{run}: not a stylegan2 generator; project is for stylegan2 runs")
     x = target_tensor(img, net.resolution, net.channels).to(dev)
     enc = encoder if encoder is not None else encoder_for(DEFAULT_WEIGHTS, "max", str(dev))
-    res = project(net, x, enc, steps=steps, w_plus=w_plus, seed=seed, progress=progress)
+    res = project(net, x, enc, steps=steps, w_plus=w_plus, seed=seed, progress=progress, callback=callback)
     params: dict[str, object] = {
         "run": str(path.resolve()), "target": str(Path(target).resolve()), "steps": steps, "steps_done": res.steps_done,
         "w_plus": w_plus, "seed": seed, "distance": res.distance,
