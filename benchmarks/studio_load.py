@@ -20,6 +20,7 @@ import argparse
 import io
 import json
 import os
+import re
 import socket
 import sqlite3
 import statistics
@@ -134,13 +135,22 @@ def _wait_painting(client: Client, job: str, timeout: float = 600) -> None:
         time.sleep(0.3)
 
 
-def _wait_done(client: Client, job: str, timeout: float = 3600) -> str:
+def _wait_done(client: Client, job: str, timeout: float = 3600, steps: list[tuple[float, int]] | None = None) -> str:
+    """The job's final status; ``steps`` gets (time, Paint step) pairs as it goes."""
     deadline = time.monotonic() + timeout
-    while (status := str(client.predict(job, api_name="/job").get("status"))) in ("queued", "running"):
+    while (state := client.predict(job, api_name="/job"))["status"] in ("queued", "running"):
         if time.monotonic() > deadline:
             raise SystemExit(f"job {job} did not end in {timeout:.0f} s")
+        if steps is not None and (m := re.search(r"step (\d+)/", str(state.get("message")))):
+            steps.append((time.perf_counter(), int(m.group(1))))
         time.sleep(0.5)
-    return status
+    return str(state["status"])
+
+
+def _rate(steps: list[tuple[float, int]], t0: float, t1: float) -> float:
+    """Paint steps a second between t0 and t1 (from the samples in that span)."""
+    inside = [(t, n) for t, n in steps if t0 <= t <= t1]
+    return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0]) if len(inside) > 1 else float("nan")
 
 
 def _took(data: Path, job: str) -> float:
@@ -263,6 +273,11 @@ def main() -> int:
             _wait_painting(painter, loaded)
         print(f"Paint under load: job {loaded or '(none)'} is painting; {args.clients} clients start", flush=True)
         out: dict[str, Any] = {}
+        steps: list[tuple[float, int]] = []
+        if loaded:  # the Paint job's progress, before, during and after the Instant jobs
+            threading.Thread(target=_wait_done, args=(Client(url, auth=("painter", "pw"), verbose=False), loaded),
+                             kwargs={"steps": steps}, daemon=True).start()  # fmt: skip
+            time.sleep(5)
         go = threading.Barrier(args.clients)
         make = GradioClient if args.gradio_client else HttpClient
         threads = [threading.Thread(target=_client_run, args=(make, url, u, photos[u], args.jobs, go, out))
@@ -274,6 +289,7 @@ def main() -> int:
             t.join()
         wall = time.perf_counter() - t0
         cpu = (_cpu_seconds(proc.pid) - cpu0, time.process_time() - own0)
+        t1 = time.perf_counter()
         painted_during = not loaded or _wait_done(painter, loaded) == "done"
     finally:
         sampling.set()
@@ -306,6 +322,8 @@ def main() -> int:
          f"{len(batches)} / {statistics.mean(batches) if batches else 0:.1f}, {max(batches, default=0)}"),
         ("server RSS max (with children), GB", f"{rss[0] / 2**30:.2f}"),
         ("Paint alone / under load, s", f"{t_alone:.1f} / {t_loaded:.1f} (x{t_loaded / t_alone:.2f})"),
+        ("Paint steps/s: 5 s before / during / 10 s after the Instant jobs",
+         f"{_rate(steps, t0 - 5, t0):.2f} / {_rate(steps, t0, t1):.2f} / {_rate(steps, t1, t1 + 10):.2f}"),
     ]))  # fmt: skip
     ok = counts["correct"] == want and isolated and p95 <= 3.0 and rss[0] < 4 * 2**30 and painted_during
     verdict = "met" if ok else "NOT met"

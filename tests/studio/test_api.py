@@ -31,6 +31,7 @@ def test_the_readme_example_runs(studio: Any, photo: Path, tmp_path: Path, monke
     exec(compile(code, "README.md", "exec"), {})
     out = tmp_path / "photo-swamp.png"
     assert api.read_params(out)["model"] == "adain-wesnoth-fast" and max(api.load_image(out).size) == 512
+    assert api.read_params(out)["precision"] == api.fast_precision()  # --instant-precision auto: bf16 where native
 
 
 def test_instant_with_an_uploaded_style_and_a_per_style_model(client: Client, photo: Path) -> None:

@@ -217,6 +217,7 @@ def test_instant_jobs_batched_give_the_same_pictures_as_alone_each_in_its_own_fo
         runner.stop()
     for i, (job, photo, style) in enumerate(zip(jobs, photos, styles, strict=True)):
         j = store.get(["ann", "bob"][i % 2], job.id)
+        assert api.read_params(store.job_dir(j.id) / "result.png")["precision"] == "fp32"
         assert j.status == "done", j.error
         got = np.asarray(api.load_image(store.job_dir(j.id) / "result.png"), dtype=np.int16)
         alone = api.stylize_with_model(str(photo), tmp_path / f"alone-{i}.png", "adain-wesnoth-fast", styles=[style],
@@ -224,3 +225,23 @@ def test_instant_jobs_batched_give_the_same_pictures_as_alone_each_in_its_own_fo
         want = np.asarray(api.load_image(alone), dtype=np.int16)
         assert got.shape == want.shape and np.abs(got - want).max() <= 2
         assert "running adain-wesnoth-fast (a batch of 3)" == j.message
+
+
+def test_instant_in_bf16_stays_within_a_level_of_fp32(tmp_path: Path, photos: list[Path]) -> None:
+    """``--instant-precision bf16``: the job's params carry it into the engine and the PNG; the picture is the
+    fp32 one within about a level on average (bf16 autocast of the convolutions)."""
+    store = _store(tmp_path)
+    runner = Runner(store, dict(tasks.TASKS), batching=tasks.BATCHING)
+    runner.start()
+    style = f"sample:{next(iter(api.sample_paintings()))}"
+    params = {"content_name": "p.png", "model": "adain-wesnoth-fast", "style": style, "size": 96, "precision": "bf16"}
+    try:
+        job = runner.submit("ann", "instant", params, lambda d: Image.open(photos[2]).save(d / "content.png"))
+        runner.wait(job.id, 120)
+    finally:
+        runner.stop()
+    result = store.job_dir(job.id) / "result.png"
+    assert store.get("ann", job.id).status == "done" and api.read_params(result)["precision"] == "bf16"
+    fp32 = api.stylize_with_model(str(photos[2]), tmp_path / "fp32.png", "adain-wesnoth-fast", styles=[style], size=96)
+    diff = np.abs(np.asarray(api.load_image(result), np.int16) - np.asarray(api.load_image(fp32[0]), np.int16))
+    assert 0 < diff.mean() <= 1.5 and diff.max() <= 40  # not fp32 itself, and close to it

@@ -135,9 +135,40 @@ def test_bad_training_zips_are_refused_in_one_line(client: Client, tmp_path: Pat
         "bomb.zip: its files unpack to more than 10 MB (limit); a zip bomb?"
     )
     assert client.predict(**args, api_name="/train")[1] == "data: upload a .zip of images, or choose a data set"
-    if not {d["name"]: d["ready"] for d in api.list_datasets()}["mnist"]:
-        msg = client.predict(**{**TINY, "dataset": "mnist", "kimg": 1}, api_name="/train")[1]
-        assert msg == "mnist is not on this machine: run `artforge data fetch mnist`, or upload a zip of images"
+
+
+def test_a_data_set_not_on_the_machine_is_fetched_when_the_job_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Choosing mnist where it is missing queues the job, which first fetches it (as `artforge data fetch` does);
+    offline, the fetch's one line fails the job before any training process starts. No download is tried here."""
+    from artforge.studio import training
+    from artforge.studio.jobs import JobStore
+    from artforge.studio.runner import Runner
+
+    fetched: list[str] = []
+    ready = [{**d, "ready": False} if d["name"] == "mnist" else d for d in api.list_datasets()]
+    monkeypatch.setattr(api, "list_datasets", lambda: ready)
+
+    def offline(name: str, progress: bool = True) -> Path:
+        fetched.append(name)
+        raise api.ArtforgeError(f"{name}: the download failed (offline?); run `artforge data fetch {name}` when online")
+
+    monkeypatch.setattr(api, "fetch_dataset", offline)
+    store = JobStore(tmp_path / "data")
+    store.open()
+    runner = Runner(store, {"train": training.train})
+    runner.start()
+    try:
+        job = runner.submit("ann", "train", {"config": {"data": "mnist", "model": "dcgan"}}, lambda d: None)
+        runner.wait(job.id, 60)
+    finally:
+        runner.stop()
+    ended = store.get("ann", job.id)
+    assert fetched == ["mnist"] and ended.status == "failed" and ended.error is not None
+    assert ended.error.startswith("mnist: the download failed (offline?)")
+    assert ended.message == "fetching the mnist data set (once, for every later job too)"
+    assert not (store.job_dir(job.id) / training.LOG).exists()  # no training process was started
 
 
 def test_a_stylegan2_run_from_a_zip_mixes_styles_and_projects_a_photo(

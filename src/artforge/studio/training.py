@@ -130,11 +130,7 @@ def submit(
         data_name = Path(str(data_zip)).name
         images = _zip_images(data_zip, studio.opts.max_upload_bytes)
         cfg["data"] = UPLOAD_DATA  # the job's data/ folder, named when the job runs
-    else:
-        ready = {d["name"]: d for d in api.list_datasets()}
-        if not ready.get(dataset, {}).get("ready"):
-            raise api.ArtforgeError(f"{dataset} is not on this machine: run `artforge data fetch {dataset}`, or upload "
-                                    "a zip of images")  # fmt: skip
+    else:  # a data set not on this machine yet is fetched when the job starts (artforge data fetch)
         data_name = cfg["data"] = dataset
     style_name, s_img = "", None
     if model in STYLISERS:
@@ -219,6 +215,10 @@ def train(ctx: JobContext) -> str:
     """Run the training process, follow its stats and grids, SIGINT it (a clean stop) on cancel."""
     folder = ctx.folder
     (folder / RESULT).unlink(missing_ok=True)
+    data = str(ctx.job.params["config"].get("data"))
+    if data in DATASETS and not {d["name"]: d["ready"] for d in api.list_datasets()}.get(data):
+        ctx.report(0.0, f"fetching the {data} data set (once, for every later job too)")
+        api.fetch_dataset(data, progress=False)  # offline: one line saying what to do, and the job fails with it
     request = _request(ctx)
     (folder / REQUEST).write_text(json.dumps(request), encoding="utf-8")
     ctx.report(ctx.job.progress, "resuming from its checkpoint" if "resume" in request else "starting")
