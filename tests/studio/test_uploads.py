@@ -71,9 +71,18 @@ def test_paint_settings_from_a_job_or_an_artforge_png() -> None:
 
     paintings = ["mountains", "swamp", "altar"]
     job = {"style": "sample:swamp", "size": 96, "iterations": 7, "style_weight": 3.0, "preserve_color": "none"}
-    assert paint_settings(job, paintings) == {**{k: v for k, v in job.items() if k != "style"}, "style": "swamp"}
+    one = {"more_paintings": [], "blend": ""}
+    assert paint_settings(job, paintings) == {**{k: v for k, v in job.items() if k != "style"}, "style": "swamp", **one}
     png = {"content": "/home/ann/cat.jpg", "styles": ["/home/ann/monet.jpg"], "config": {"size": 512, "tv_weight": 2}}
-    assert paint_settings(png, paintings) == {"size": 512, "style": "upload"}
+    assert paint_settings(png, paintings) == {"size": 512, "style": "upload", **one}
+    # several styles: the first is the style, the bundled ones after it are ticked (an upload among them is not in
+    # a PNG), the blend weights come back as typed
+    blended = {
+        "styles": ["sample:altar", "monet.png", "sample:swamp"],
+        "config": {"size": 256, "style_blend": [2, 1, 0.5]},
+    }
+    assert paint_settings(blended, paintings) == {"size": 256, "style": "altar", "more_paintings": ["swamp"],
+                                                  "blend": "2 1 0.5"}  # fmt: skip
     with pytest.raises(api.ArtforgeError, match="no Paint settings"):
         paint_settings({"model": "johnson-mountains", "styles": []}, paintings)
 
