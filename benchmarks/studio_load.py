@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,14 @@ def _wait_done(client: Client, job: str, timeout: float = 3600, steps: list[tupl
     return str(state["status"])
 
 
+def _follow(client: Client, job: str, steps: list[tuple[float, int]]) -> None:
+    """:func:`_wait_done` in a thread that ends quietly when the server is stopped under it."""
+    try:
+        _wait_done(client, job, steps=steps)
+    except Exception:  # noqa: BLE001 - the server went away at the end of the benchmark
+        return
+
+
 def _behind(steps: list[tuple[float, int]], alone: list[tuple[float, int]], t: float) -> float:
     """How many seconds later the loaded Paint job reached its step at time ``t`` than the one alone did (both
     from their first sample)."""
@@ -163,6 +172,14 @@ def _rate(steps: list[tuple[float, int]], t0: float, t1: float) -> float:
     return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0]) if len(inside) > 1 else float("nan")
 
 
+def _parts(latency: float, times: tuple[float, float, float] | None) -> tuple[float, float, float]:
+    """A latency split by the job store's times: queued, running, and the rest (the web requests around them)."""
+    if times is None or None in times:
+        return (float("nan"), float("nan"), latency)
+    created, started, finished = times
+    return (started - created, finished - started, latency - (finished - created))
+
+
 def _took(data: Path, job: str) -> float:
     with sqlite3.connect(data / "jobs.sqlite3") as c:
         started, finished = c.execute("SELECT started, finished FROM jobs WHERE id=?", (job,)).fetchone()
@@ -172,16 +189,19 @@ def _took(data: Path, job: str) -> float:
 class HttpClient:
     """One user on Gradio's HTTP API, as ``curl`` would use it (login, upload, ``/gradio_api/call/instant``, its
     event stream, the result's URL): a few ms of CPU a call, where ``gradio_client`` takes ~0.14 s, which on a
-    2-core machine with 16 clients would be ~40% of the CPU the server is measured on."""
+    2-core machine with 16 clients would be ~40% of the CPU the server is measured on. Its calls carry one
+    ``session_hash``, as a browser tab's and a ``gradio_client.Client``'s do: without one, Gradio builds a new
+    session state (a copy of every component's config) for each call, ~30 ms of server CPU."""
 
     def __init__(self, url: str, user: str, password: str) -> None:
         import httpx
 
         self.http = httpx.Client(base_url=url, timeout=600)
         self.http.post("login", data={"username": user, "password": password}).raise_for_status()
+        self.session = uuid.uuid4().hex[:11]  # one Gradio session per client, as a browser tab or gradio_client has
 
     def call(self, name: str, data: list[Any]) -> list[Any]:
-        r = self.http.post(f"gradio_api/call/{name}", json={"data": data})
+        r = self.http.post(f"gradio_api/call/{name}", json={"data": data, "session_hash": self.session})
         r.raise_for_status()
         event = ""
         with self.http.stream("GET", f"gradio_api/call/{name}/{r.json()['event_id']}") as stream:
@@ -252,6 +272,7 @@ def main() -> int:
     parser.add_argument("--paint-iterations", type=int, default=100, help="the Paint job's iterations (100; 0: none)")
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="--instant-precision")
     parser.add_argument("--gradio-client", action="store_true", help="the clients use gradio_client (heavier)")
+    parser.add_argument("--skip-alone", action="store_true", help="no Paint run alone first (no slowdown figure)")
     parser.add_argument("--quick", action="store_true", help="smoke test: 4 clients x 2 jobs, Paint 20 iterations")
     args = parser.parse_args()
     if args.quick:
@@ -275,19 +296,20 @@ def main() -> int:
         painter = Client(url, auth=("painter", "pw"), verbose=False)
         alone = loaded = ""
         alone_steps: list[tuple[float, int]] = []
-        if args.paint_iterations:
+        if args.paint_iterations and not args.skip_alone:
             alone = _paint(painter, photos[0], args.paint_iterations)
             print(f"Paint alone ({SIZE} px, {args.paint_iterations} iterations): job {alone}", flush=True)
             if _wait_done(painter, alone, steps=alone_steps) != "done":
                 raise SystemExit("the Paint job alone did not finish")
+        if args.paint_iterations:
             loaded = _paint(painter, photos[0], args.paint_iterations)
             _wait_painting(painter, loaded)
         print(f"Paint under load: job {loaded or '(none)'} is painting; {args.clients} clients start", flush=True)
         out: dict[str, Any] = {}
         steps: list[tuple[float, int]] = []
         if loaded:  # the Paint job's progress, before, during and after the Instant jobs
-            threading.Thread(target=_wait_done, args=(Client(url, auth=("painter", "pw"), verbose=False), loaded),
-                             kwargs={"steps": steps}, daemon=True).start()  # fmt: skip
+            threading.Thread(target=_follow, args=(Client(url, auth=("painter", "pw"), verbose=False), loaded, steps),
+                             daemon=True).start()  # fmt: skip
             time.sleep(5)
         go = threading.Barrier(args.clients)
         make = GradioClient if args.gradio_client else HttpClient
@@ -301,7 +323,10 @@ def main() -> int:
         wall = time.perf_counter() - t0
         cpu = (_cpu_seconds(proc.pid) - cpu0, time.process_time() - own0)
         t1 = time.perf_counter()
-        painted_during = not loaded or _wait_done(painter, loaded) == "done"
+        if args.skip_alone and loaded:  # the steps 10 s after the burst, then no need to paint on
+            time.sleep(10)
+            painter.predict(loaded, api_name="/cancel")
+        painted_during = not loaded or args.skip_alone or _wait_done(painter, loaded) == "done"
     finally:
         sampling.set()
         proc.terminate()
@@ -318,10 +343,13 @@ def main() -> int:
     isolated = all(out.get("galleries", {}).get(u) == jobs_of[u] for u in range(args.clients))
     with sqlite3.connect(data / "jobs.sqlite3") as c:
         msgs = [m for (m,) in c.execute("SELECT message FROM jobs WHERE kind='instant'")]
+        times = {i: (a, b, c) for i, a, b, c in c.execute("SELECT id, created, started, finished FROM jobs")}
     batches = [int(m.rsplit(" ", 1)[1].rstrip(")")) for m in msgs if m and "a batch of" in m]
+    parts = [_parts(r[2], times.get(str(r[1]))) for r in rows]  # (queued, running, the rest: web) per job
     p50 = statistics.median(latencies) if latencies else float("nan")
     p95 = latencies[min(len(latencies) - 1, int(np.ceil(0.95 * len(latencies))) - 1)] if latencies else float("nan")
-    t_alone, t_loaded = (_took(data, alone), _took(data, loaded)) if loaded else (float("nan"), float("nan"))
+    t_alone = _took(data, alone) if alone else float("nan")
+    t_loaded = _took(data, loaded) if alone and painted_during else float("nan")
     print(table(["measure", "value"], [
         ("Instant precision (the server's --instant-precision)", f"{precision} ({args.precision})"),
         ("Instant jobs (correct / wrong / lost)", f"{counts['correct']} / {counts['wrong']} / {counts['lost']}"),
@@ -331,6 +359,8 @@ def main() -> int:
         (f"CPU s meanwhile: server / the {args.clients} clients ({make.__name__})", f"{cpu[0]:.1f} / {cpu[1]:.1f}"),
         ("jobs run in a batch / batch sizes (mean, max)",
          f"{len(batches)} / {statistics.mean(batches) if batches else 0:.1f}, {max(batches, default=0)}"),
+        ("a job's latency, mean s: queued / running (its batch) / web (upload, request, result download)",
+         " / ".join(f"{statistics.mean(p[k] for p in parts):.2f}" for k in range(3)) if parts else "-"),
         ("server RSS max (with children), GB", f"{rss[0] / 2**30:.2f}"),
         ("Paint alone / under load, s", f"{t_alone:.1f} / {t_loaded:.1f} (x{t_loaded / t_alone:.2f})"),
         ("Paint steps/s: 5 s before / during / 10 s after the Instant jobs",

@@ -12,7 +12,7 @@ from PIL import Image
 
 from artforge import api
 from artforge.studio.settings import ServeOptions
-from artforge.studio.uploads import MAX_ZIP_FILES, check_image, read_zip, safe_name
+from artforge.studio.uploads import MAX_ZIP_FILES, check_image, keep_image, read_zip, safe_name
 
 
 def _png(size: tuple[int, int] = (64, 48)) -> bytes:
@@ -29,6 +29,34 @@ def test_a_good_upload_is_rgb(tmp_path: Path) -> None:
     p.write_bytes(_png())
     img = check_image(str(p), "content image", 2**20)
     assert img.mode == "RGB" and img.size == (64, 48)
+
+
+def _upload(tmp_path: Path, name: str, img: Image.Image, **save: object) -> Path:
+    p = tmp_path / name
+    img.save(p, **save)  # type: ignore[arg-type]
+    return p
+
+
+def test_kept_uploads_are_the_picture_checked_and_only_plain_pngs_keep_their_bytes(tmp_path: Path) -> None:
+    rgb = Image.open(io.BytesIO(_png((40, 30)))).convert("RGB")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to show
+    cases = {
+        "plain.png": (_upload(tmp_path, "plain.png", rgb), True),
+        "photo.jpg": (_upload(tmp_path, "photo.jpg", rgb, quality=90), False),
+        "alpha.png": (_upload(tmp_path, "alpha.png", rgb.convert("RGBA")), False),
+        "turned.png": (_upload(tmp_path, "turned.png", rgb, exif=exif), False),
+    }
+    for name, (upload, same_bytes) in cases.items():
+        checked = check_image(str(upload), "content image", 2**20)
+        dest = tmp_path / f"kept-{name}.png"
+        keep_image(str(upload), checked, dest)
+        with Image.open(dest) as kept:
+            assert kept.format == "PNG", name
+            assert np.array_equal(np.asarray(kept.convert("RGB")), np.asarray(checked)), name  # what the job reads
+        assert (dest.read_bytes() == upload.read_bytes()) == same_bytes, name
+    assert check_image(str(cases["turned.png"][0]), "content image", 2**20).size == (30, 40)  # stored upright
+    assert not list(tmp_path.glob(".*.tmp"))
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from artforge.nn.encoders import VGG_PLANS
+from artforge.nn.fast_layers import step
 from artforge.nn.transformer import upsample_conv
 
 EPS = 1e-5
@@ -130,7 +131,7 @@ class AdaINDecoder(nn.Module):
                 assert isinstance(conv, nn.Conv2d)
                 h, i = upsample_conv(h, conv.weight, conv.bias), i + 3
                 continue
-            h, i = layer(h), i + 1
+            h, i = step(layers, i, h)  # pad + conv without the padded copy; bf16 ReLU on its bits
             if name is not None:
                 assert skips is not None
                 s = skips[name]  # ceil-mode pooling: 2 x the coarser size may exceed it by one; crop

@@ -9,6 +9,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from artforge.nn.fast_layers import relu_
+
 # Channel plan of each block; "M" is a 2x2 pooling layer between blocks.
 VGG_PLANS: dict[str, list[list[int]]] = {
     "vgg16": [[64, 64], [128, 128], [256, 256, 256], [512, 512, 512], [512, 512, 512]],
@@ -117,7 +119,7 @@ class VGGEncoder(nn.Module):
                 x = self.convs[name](x)
             elif name.startswith("relu"):
                 # In place (conv backward needs its input, not its output) unless the conv's output was asked for.
-                x = F.relu(x, inplace="conv" + name[4:] not in wanted)
+                x = relu_(x) if "conv" + name[4:] not in wanted else F.relu(x)
             elif self.pooling == "max":
                 x = F.max_pool2d(x, 2, ceil_mode=True)
             else:

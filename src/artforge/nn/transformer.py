@@ -8,7 +8,8 @@ avoids checkerboard artefacts (Odena et al. 2016). ``width`` is the first layer'
 Two layers are computed in exactly equivalent but cheaper forms (same weights, same outputs up to
 float rounding): conv3x3(pad(up2(x))) as one low-resolution convolution with 4x the outputs followed
 by a pixel shuffle (Shi et al. 2016), and the full-resolution 9x9 convolutions of narrow networks
-at half resolution through space-to-depth, where convolutions with few outputs run badly on CPUs.
+at half resolution through space-to-depth, where convolutions with few outputs run badly on CPUs;
+and reflection pad + conv without the padded copy (``nn.fast_layers``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from artforge.nn.fast_layers import run_layers
 
 S2D_MAX_OUT = 8  # 9x9 layers with at most this many output channels run through space-to-depth (2x faster on CPU)
 
@@ -98,7 +101,7 @@ class ConvLayer(nn.Sequential):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
         if not (self.space_to_depth and h % 2 == 0 and w % 2 == 0):
-            return _run(list(self), x)
+            return run_layers(list(self), x)
         pad, conv, *rest = list(self)
         assert isinstance(conv, nn.Conv2d)
         return _run(rest, conv_space_to_depth(pad(x), conv.weight, conv.bias))
@@ -119,8 +122,7 @@ class ResidualBlock(nn.Module):
         self.conv2 = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(c, c, 3), nn.InstanceNorm2d(c, affine=True))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y: torch.Tensor = self.conv2(self.conv1(x))
-        return x + y
+        return x + run_layers(list(self.conv2), self.conv1(x))
 
 
 class UpsampleConv(nn.Sequential):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -13,6 +14,7 @@ from PIL import Image
 
 from artforge import api
 
+ORIENTATION = 0x0112  # the EXIF tag
 MIN_SIDE = 16  # artforge's smallest usable image side (VGG pools four times)
 
 
@@ -36,6 +38,23 @@ def check_image(path: str | os.PathLike[str] | None, what: str, max_bytes: int) 
         return api.load_image(p, what, MIN_SIDE)
     except api.ArtforgeError as e:  # the loader names the server's temp path; the user knows the file's name
         raise api.ArtforgeError(str(e).replace(str(p), name)) from None
+
+
+def keep_image(upload: str | os.PathLike[str], img: Image.Image, dest: Path) -> None:
+    """Store a checked upload at ``dest`` (a PNG): its own bytes when it already is that picture as a PNG (RGB,
+    upright, the size it decoded to), saving a re-encode (~25 ms for a 640 x 480 photo); else ``img`` re-encoded."""
+    try:
+        with Image.open(upload) as im:
+            same = im.format == "PNG" and im.mode == "RGB" and im.size == img.size
+            same = same and im.getexif().get(ORIENTATION, 1) == 1
+    except (OSError, SyntaxError, ValueError):
+        same = False
+    if same:
+        tmp = dest.with_name(f".{dest.name}.tmp")
+        shutil.copyfile(upload, tmp)
+        os.replace(tmp, dest)  # atomic: dest is absent or whole
+    else:
+        api.save_image(img, dest, png_level=1)
 
 
 MAX_ZIP_FILES = 100  # images in one zip
