@@ -3,6 +3,7 @@ real against a studio started by the test."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import zipfile
@@ -10,9 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+from PIL import Image
 
 from artforge import api
 
@@ -87,6 +90,32 @@ def test_instant_over_a_zip_of_photos(client: Client, photo: Path, tmp_path: Pat
         photos=handle_file(str(bad)), model="johnson-mountains", style_upload=None, api_name="/instant_zip"
     )
     assert msg == "bad.zip entry readme.png: not an image file PIL can read"
+
+
+def test_instant_over_a_folder_of_photos(client: Client, photo: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "holiday"
+    folder.mkdir()
+    for name in ("cat.png", "cat-again.png"):
+        (folder / name).write_bytes(photo.read_bytes())
+    (folder / "Thumbs.db").write_bytes(b"\0" * 64)  # desktop litter: skipped
+    (folder / ".hidden.png").write_bytes(b"not a picture")  # hidden: skipped
+    files = [handle_file(str(f)) for f in sorted(folder.iterdir())]
+    job, msg, shown, results = client.predict(
+        photos=files, model="johnson-mountains", style_upload=None, size=64, api_name="/instant_folder"
+    )
+    assert msg.startswith(f"job {job}: done") and api.load_image(shown).size == (64, 43)
+    with zipfile.ZipFile(results) as z:
+        assert sorted(z.namelist()) == ["cat-again.png", "cat.png"]
+        first = Image.open(io.BytesIO(z.read("cat.png")))
+        assert np.array_equal(np.asarray(first.convert("RGB")), np.asarray(api.load_image(shown)))
+    (folder / "notes.txt").write_text("a list of the photos")  # not an image, not litter: refused, named
+    files = [handle_file(str(f)) for f in sorted(folder.iterdir())]
+    for given, expected in (
+        (files, "folder file notes.txt: not an image file PIL can read"),
+        ([], "photos: choose a folder (or several photos) first"),
+    ):
+        msg = client.predict(photos=given, model="johnson-mountains", style_upload=None, api_name="/instant_folder")[1]
+        assert msg == expected
 
 
 def test_paint_job_cancel_gallery_download_delete(

@@ -127,16 +127,18 @@ def test_a_cancelled_job_leaves_its_batch(tmp_path: Path) -> None:
 
 def test_a_heavy_job_gives_way_while_the_light_lane_works(tmp_path: Path) -> None:
     """The painting's steps stop while an Instant job runs and go on after it; the heavy worker runs at a lower
-    CPU priority (Linux: per-thread nice)."""
+    CPU priority (Linux: per-thread nice, and the SCHED_IDLE class), and the light worker does not."""
     store = _store(tmp_path)
     steps: list[float] = []
     nice: list[int] = []
+    policy: dict[str, int] = {}
     light_running, light_release = threading.Event(), threading.Event()
     window: list[float] = []
 
     def paint(ctx: JobContext) -> str:
         if sys.platform.startswith("linux"):
             nice.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+            policy["heavy"] = os.sched_getscheduler(0)
         while len(steps) < 400:
             ctx.check()
             steps.append(time.monotonic())
@@ -144,6 +146,8 @@ def test_a_heavy_job_gives_way_while_the_light_lane_works(tmp_path: Path) -> Non
         return "result.png"
 
     def instant(ctx: JobContext) -> str:
+        if sys.platform.startswith("linux"):
+            policy["light"] = os.sched_getscheduler(0)
         light_running.set()
         window.append(time.monotonic())
         light_release.wait(30)
@@ -171,6 +175,7 @@ def test_a_heavy_job_gives_way_while_the_light_lane_works(tmp_path: Path) -> Non
     assert during == [] and steps[-1] > end
     if sys.platform.startswith("linux"):
         assert nice == [min(os.getpriority(os.PRIO_PROCESS, 0) + HEAVY_NICE, 19)]
+        assert policy == {"heavy": os.SCHED_IDLE, "light": os.sched_getscheduler(0)}
 
 
 @pytest.fixture(scope="module")

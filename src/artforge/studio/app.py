@@ -84,6 +84,9 @@ def build(studio: Studio) -> Any:
                         i_zip = gr.File(label="Several photos: a .zip (a zip of results comes back)",
                                         elem_id="instant-zip")  # fmt: skip
                         i_zip_go = gr.Button("Stylise the zip", elem_id="instant-zip-go")
+                        i_folder = gr.File(label="...or a folder of photos (a zip of results comes back)",
+                                           file_count="directory", elem_id="instant-folder")  # fmt: skip
+                        i_folder_go = gr.Button("Stylise the folder", elem_id="instant-folder-go")
                     with gr.Column():
                         i_msg, i_job = job_header(gr, "instant")
                         i_result = gr.Image(label="Result", type="filepath", interactive=False, format="png",
@@ -151,18 +154,24 @@ def build(studio: Studio) -> Any:
         i_go.click(instant, [i_content, i_model, i_style, i_style_up, i_alpha, i_size],
                    [i_job, i_msg, i_result, i_file], api_name="instant")  # fmt: skip
 
-        def instant_zip(photos: Any, model: str, style: str, style_upload: Any, alpha: float, size: float,
-                        request: gr.Request) -> tuple[str, str, Any, Any]:  # fmt: skip
-            owner = owner_of(request)
-            job, msg = one_line(
-                lambda: studio.submit_instant_zip(owner, photos, model, style, style_upload, size, alpha)
-            )
-            if job is None:
-                return "", msg, None, None
-            return show_instant(owner, job.id, wait=True)
+        def instant_many(submit: Any) -> Any:
+            """The handler of a zip or a folder of photos: ``submit`` is the Studio's method for it."""
 
-        i_zip_go.click(instant_zip, [i_zip, i_model, i_style, i_style_up, i_alpha, i_size],
+            def run(photos: Any, model: str, style: str, style_upload: Any, alpha: float, size: float,
+                    request: gr.Request) -> tuple[str, str, Any, Any]:  # fmt: skip
+                owner = owner_of(request)
+                job, msg = one_line(lambda: submit(owner, photos, model, style, style_upload, size, alpha))
+                if job is None:
+                    return "", msg, None, None
+                return show_instant(owner, job.id, wait=True)
+
+            return run
+
+        i_zip_go.click(instant_many(studio.submit_instant_zip), [i_zip, i_model, i_style, i_style_up, i_alpha, i_size],
                        [i_job, i_msg, i_result, i_file], api_name="instant_zip")  # fmt: skip
+        i_folder_go.click(instant_many(studio.submit_instant_folder),
+                          [i_folder, i_model, i_style, i_style_up, i_alpha, i_size],
+                          [i_job, i_msg, i_result, i_file], api_name="instant_folder")  # fmt: skip
 
         def refresh_models(request: gr.Request) -> Any:
             rows = studio.models(owner_of(request))

@@ -19,7 +19,7 @@ from artforge.studio.jobs import Job, JobStore
 from artforge.studio.runner import Runner
 from artforge.studio.settings import ServeOptions
 from artforge.studio.tasks import BATCHING, PREVIEW, TASKS
-from artforge.studio.uploads import check_image, keep_image, read_zip, safe_name
+from artforge.studio.uploads import check_image, folder_images, keep_image, read_zip, safe_name
 
 PRESERVE = ("none", "luminance", "histogram")
 UPLOAD = "upload"  # the style choice that means "the uploaded style image"
@@ -205,8 +205,6 @@ class Studio:
         size: float = 512, alpha: float = 1.0,
     ) -> Job:  # fmt: skip
         """Instant over a zip of photos (every entry decoded and checked first); the result is a zip of PNGs."""
-        rows = {r["name"]: r for r in self.models(owner)}
-        model = _choice(model, tuple(rows), "model")
         zip_name = Path(str(photos)).name
         imgs, names = [], []
         with tempfile.TemporaryDirectory() as tmp:
@@ -217,11 +215,31 @@ class Studio:
                 imgs.append(check_image(str(path), f"{zip_name} entry", self.opts.max_upload_bytes))
                 path.unlink()
                 names.append(name)
+        return self._submit_many(owner, zip_name, imgs, names, model, style, style_upload, size, alpha)
+
+    def submit_instant_folder(
+        self, owner: str, photos: Sequence[str] | None, model: str, style: str | None = None,
+        style_upload: str | None = None, size: float = 512, alpha: float = 1.0,
+    ) -> Job:  # fmt: skip
+        """Instant over the files of an uploaded folder (or several photos): each decoded and checked; hidden files
+        and system litter (Thumbs.db, desktop.ini) are skipped; the result is a zip of PNGs named after them."""
+        files = folder_images(photos, self.opts.max_upload_bytes)
+        imgs = [check_image(f, "folder file", self.opts.max_upload_bytes) for f in files]
+        label = f"{len(files)} photos"
+        return self._submit_many(owner, label, imgs, [safe_name(f) for f in files], model, style, style_upload, size,
+                                 alpha)  # fmt: skip
+
+    def _submit_many(
+        self, owner: str, label: str, imgs: list[Any], names: list[str], model: str, style: str | None,
+        style_upload: str | None, size: float, alpha: float,
+    ) -> Job:  # fmt: skip
+        rows = {r["name"]: r for r in self.models(owner)}
+        model = _choice(model, tuple(rows), "model")
         spec, style_name, s_img = ("", "", None)
         if rows[model]["kind"] == "adain":
             spec, style_name, s_img = self.pick_style(style or next(iter(self.paintings)), style_upload)
         params = {
-            "content_name": zip_name, "inputs": names, "model": model, "style": spec, "style_name": style_name,
+            "content_name": label, "inputs": names, "model": model, "style": spec, "style_name": style_name,
             "size": int(_number(size, 64, SIZES[1], "size")), "alpha": _number(alpha, 0, 1, "alpha"),
             "precision": self.precision,
             **model_path(rows[model]),

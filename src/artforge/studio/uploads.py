@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 from PIL import Image
@@ -45,8 +46,7 @@ def keep_image(upload: str | os.PathLike[str], img: Image.Image, dest: Path) -> 
     upright, the size it decoded to), saving a re-encode (~25 ms for a 640 x 480 photo); else ``img`` re-encoded."""
     try:
         with Image.open(upload) as im:
-            same = im.format == "PNG" and im.mode == "RGB" and im.size == img.size
-            same = same and im.getexif().get(ORIENTATION, 1) == 1
+            same = im.format == "PNG" and im.mode == "RGB" and im.size == img.size and "exif" not in im.info
     except (OSError, SyntaxError, ValueError):
         same = False
     if same:
@@ -118,6 +118,27 @@ def _outside(entry: str) -> bool:
     """Whether a zip entry's name would land outside a folder it were extracted into."""
     parts = PurePosixPath(entry.replace("\\", "/")).parts
     return entry.startswith(("/", "\\")) or ".." in parts or (bool(parts) and ":" in parts[0])
+
+
+LITTER = frozenset({"thumbs.db", "desktop.ini", "ehthumbs.db"})  # files a desktop leaves in a folder of photos
+
+
+def folder_images(paths: Sequence[str] | None, max_bytes: int, max_files: int = MAX_ZIP_FILES) -> list[str]:
+    """The uploaded files of a folder (or a multiple selection) that a user means as photos: hidden files and
+    desktop litter skipped; refused in one line when none is left, there are over ``max_files``, or they total over
+    the zip limit (``ZIP_EXPANSION`` x the upload limit)."""
+    files = [str(p) for p in paths or [] if str(p)]
+    kept = [f for f in files if not Path(f).name.startswith(".") and Path(f).name.lower() not in LITTER]
+    if not kept:
+        raise api.ArtforgeError("photos: choose a folder (or several photos) first")
+    if len(kept) > max_files:
+        raise api.ArtforgeError(f"photos: {len(kept)} files; at most {max_files} at a time")
+    total = sum(Path(f).stat().st_size for f in kept)
+    if total > ZIP_EXPANSION * max_bytes:
+        raise api.ArtforgeError(
+            f"photos: {total / 2**20:.0f} MB in all; at most {ZIP_EXPANSION * max_bytes / 2**20:.0f} MB at a time"
+        )
+    return kept
 
 
 def safe_name(entry: str) -> str:
