@@ -128,18 +128,25 @@ def _paint(client: Client, photo: Path, iterations: int) -> str:
     return str(job)
 
 
-def _wait_painting(client: Client, job: str, timeout: float = 600) -> None:
+def _status(watcher: HttpClient, job: str) -> dict[str, Any]:
+    return dict(watcher.call("job", [job])[0])
+
+
+def _wait_painting(watcher: HttpClient, job: str, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
-    while "step" not in str(client.predict(job, api_name="/job").get("message")):
+    while "step" not in str(_status(watcher, job).get("message")):
         if time.monotonic() > deadline:
             raise SystemExit("the Paint job did not start painting")
         time.sleep(0.3)
 
 
-def _wait_done(client: Client, job: str, timeout: float = 3600, steps: list[tuple[float, int]] | None = None) -> str:
-    """The job's final status; ``steps`` gets (time, Paint step) pairs as it goes."""
+def _wait_done(
+    watcher: HttpClient, job: str, timeout: float = 3600, steps: list[tuple[float, int]] | None = None
+) -> str:  # fmt: skip
+    """The job's final status; ``steps`` gets (time, Paint step) pairs as it goes. One watcher, polling twice a
+    second over the HTTP API (a few ms of CPU a call), follows the Paint job alone and under load alike."""
     deadline = time.monotonic() + timeout
-    while (state := client.predict(job, api_name="/job"))["status"] in ("queued", "running"):
+    while (state := _status(watcher, job))["status"] in ("queued", "running"):
         if time.monotonic() > deadline:
             raise SystemExit(f"job {job} did not end in {timeout:.0f} s")
         if steps is not None and (m := re.search(r"step (\d+)/", str(state.get("message")))):
@@ -148,10 +155,10 @@ def _wait_done(client: Client, job: str, timeout: float = 3600, steps: list[tupl
     return str(state["status"])
 
 
-def _follow(client: Client, job: str, steps: list[tuple[float, int]]) -> None:
-    """:func:`_wait_done` in a thread that ends quietly when the server is stopped under it."""
+def _follow(watcher: HttpClient, job: str, steps: list[tuple[float, int]], out: dict[str, str]) -> None:
+    """:func:`_wait_done` in a thread (its status in ``out``) that ends quietly when the server is stopped."""
     try:
-        _wait_done(client, job, steps=steps)
+        out["status"] = _wait_done(watcher, job, steps=steps)
     except Exception:  # noqa: BLE001 - the server went away at the end of the benchmark
         return
 
@@ -294,22 +301,24 @@ def main() -> int:
     threading.Thread(target=sample, daemon=True).start()
     try:
         painter = Client(url, auth=("painter", "pw"), verbose=False)
+        watcher = HttpClient(url, "painter", "pw")
         alone = loaded = ""
         alone_steps: list[tuple[float, int]] = []
         if args.paint_iterations and not args.skip_alone:
             alone = _paint(painter, photos[0], args.paint_iterations)
             print(f"Paint alone ({SIZE} px, {args.paint_iterations} iterations): job {alone}", flush=True)
-            if _wait_done(painter, alone, steps=alone_steps) != "done":
+            if _wait_done(watcher, alone, steps=alone_steps) != "done":
                 raise SystemExit("the Paint job alone did not finish")
         if args.paint_iterations:
             loaded = _paint(painter, photos[0], args.paint_iterations)
-            _wait_painting(painter, loaded)
+            _wait_painting(watcher, loaded)
         print(f"Paint under load: job {loaded or '(none)'} is painting; {args.clients} clients start", flush=True)
         out: dict[str, Any] = {}
         steps: list[tuple[float, int]] = []
+        followed: dict[str, str] = {}
+        follower = threading.Thread(target=_follow, args=(watcher, loaded, steps, followed), daemon=True)
         if loaded:  # the Paint job's progress, before, during and after the Instant jobs
-            threading.Thread(target=_follow, args=(Client(url, auth=("painter", "pw"), verbose=False), loaded, steps),
-                             daemon=True).start()  # fmt: skip
+            follower.start()
             time.sleep(5)
         go = threading.Barrier(args.clients)
         make = GradioClient if args.gradio_client else HttpClient
@@ -326,7 +335,9 @@ def main() -> int:
         if args.skip_alone and loaded:  # the steps 10 s after the burst, then no need to paint on
             time.sleep(10)
             painter.predict(loaded, api_name="/cancel")
-        painted_during = not loaded or args.skip_alone or _wait_done(painter, loaded) == "done"
+        if loaded:
+            follower.join(3600)
+        painted_during = not loaded or args.skip_alone or followed.get("status") == "done"
     finally:
         sampling.set()
         proc.terminate()
