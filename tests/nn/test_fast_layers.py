@@ -61,3 +61,22 @@ def test_run_layers_matches_sequential_and_fuses_only_the_paper_form() -> None:
     assert torch.equal(run_layers(list(layers), x), layers(x))
     assert fusable(layers[0], layers[1]) and not fusable(layers[3], layers[4]) and fusable(layers[6], layers[7])
     assert not fusable(nn.ReflectionPad2d(2), nn.Conv2d(3, 3, 3))  # pad != k // 2
+
+
+def test_run_layers_takes_the_strip_form_only_for_bf16_outside_autograd() -> None:
+    """bf16 inference runs reflect_conv (within a bf16 step of the padded form); fp32 and training keep the pad."""
+    torch.manual_seed(1)
+    layers = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(6, 6, 3), nn.ReLU(inplace=True))
+    x = torch.randn(2, 6, 12, 10).bfloat16()
+    calls: list[str] = []
+    layers[0].register_forward_hook(lambda *_: calls.append("pad"))
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        got, ref = run_layers(list(layers), x.clone()).float(), layers(x.clone()).float()
+    assert calls == ["pad"]  # the reference ran the pad module; run_layers did not
+    assert (got - ref).abs().max() <= ref.abs().max() * 2**-7
+    calls.clear()
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # weights that want gradients: the padded form
+        run_layers(list(layers), x.clone())
+    with torch.no_grad():
+        run_layers(list(layers), x.float())  # fp32: the padded form
+    assert calls == ["pad", "pad"]

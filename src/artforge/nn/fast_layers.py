@@ -4,9 +4,11 @@ conv_kxk(reflect_pad_p(x)), p = k // 2, without materialising the padded tensor:
 does not see the padding, so it is the same convolution with zero padding (which oneDNN applies inside the
 kernel, with no copy); only the outer p rows and columns differ, and they are recomputed from thin reflection-
 padded strips. In fp32 the result equals the padded form bit for bit; under bf16 autocast it is within one
-bf16 step. On CPU the copy that ``ReflectionPad2d`` makes of a wide full-resolution activation costs about as
-much as the convolution itself (AdaIN's decoder at 512 px: 70% of the network's time), so this saves a third
-to two thirds of such a layer.
+bf16 step. On CPU the copy that ``ReflectionPad2d`` makes of a wide bf16 full-resolution activation costs about
+as much as the convolution itself (AdaIN's decoder at 512 px: 70% of the network's time). :func:`step` uses it
+only where it pays on whole networks (2 cores, AMX; medians of 7 interleaved runs): bf16 inference, AdaIN's
+decoder x1.46. In fp32 inference and in training the four strip convolutions (and their backward passes) cost
+about what the copy saves (single runs: x0.9-1.07 and x0.8-1.0), so those keep the padded form.
 
 max(x, 0) on bf16 as an int16 clamp of its bits (a negative bf16 has the sign bit set, i.e. is a negative
 int16; -0.0 becomes +0.0): 5x faster than PyTorch's bf16 ``relu_`` on CPU, which is not vectorised.
@@ -63,11 +65,18 @@ def relu_(x: torch.Tensor) -> torch.Tensor:
     return x.relu_()
 
 
+def _bf16_inference(x: torch.Tensor, conv: nn.Module) -> bool:
+    """A bf16 activation (e.g. under autocast) and nothing to differentiate: where :func:`reflect_conv` pays."""
+    grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in conv.parameters()))
+    return x.dtype == torch.bfloat16 and not grad
+
+
 def step(layers: Sequence[nn.Module], i: int, x: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """Layer ``i`` on ``x`` -> (output, index of the next layer): a fusable (ReflectionPad2d, Conv2d) pair as
-    :func:`reflect_conv`, an in-place ReLU as :func:`relu_`, any other layer as itself."""
+    """Layer ``i`` on ``x`` -> (output, index of the next layer): a fusable (ReflectionPad2d, Conv2d) pair on a
+    bf16 activation outside autograd as :func:`reflect_conv`, an in-place ReLU as :func:`relu_`, any other layer as
+    itself."""
     layer = layers[i]
-    if i + 1 < len(layers) and fusable(layer, layers[i + 1]):
+    if i + 1 < len(layers) and fusable(layer, layers[i + 1]) and _bf16_inference(x, layers[i + 1]):
         conv = layers[i + 1]
         assert isinstance(conv, nn.Conv2d)
         return reflect_conv(x, conv.weight, conv.bias), i + 2
