@@ -81,12 +81,14 @@ def build(studio: Studio) -> Any:
                         i_refresh = gr.Button("Refresh the list of models (your trained stylisers)",
                                               elem_id="instant-refresh")  # fmt: skip
                         i_go = gr.Button("Stylise", variant="primary", elem_id="instant-go")
-                        i_zip = gr.File(label="Several photos: a .zip (a zip of results comes back)",
-                                        elem_id="instant-zip")  # fmt: skip
-                        i_zip_go = gr.Button("Stylise the zip", elem_id="instant-zip-go")
-                        i_folder = gr.File(label="...or a folder of photos (a zip of results comes back)",
-                                           file_count="directory", elem_id="instant-folder")  # fmt: skip
-                        i_folder_go = gr.Button("Stylise the folder", elem_id="instant-folder-go")
+                        with gr.Row():  # several photos: a zip of results comes back
+                            with gr.Column(min_width=160):
+                                i_zip = gr.File(label="Several photos: a .zip", elem_id="instant-zip", height=140)
+                                i_zip_go = gr.Button("Stylise the zip", elem_id="instant-zip-go")
+                            with gr.Column(min_width=160):
+                                i_folder = gr.File(label="...or a folder of photos", file_count="directory",
+                                                   elem_id="instant-folder", height=140)  # fmt: skip
+                                i_folder_go = gr.Button("Stylise the folder", elem_id="instant-folder-go")
                     with gr.Column():
                         i_msg, i_job = job_header(gr, "instant")
                         i_result = gr.Image(label="Result", type="filepath", interactive=False, format="png",
