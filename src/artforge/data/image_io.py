@@ -113,7 +113,7 @@ def save(
 ) -> Path:  # fmt: skip
     """Write atomically (temp file + rename); a PNG carries ``params`` as JSON in a text chunk. ``png_level``
     is zlib's level: 6 (PIL's default) for single results, 1 for batches and the studio (with zlib's RLE strategy:
-    4.5x faster, ~same size)."""
+    3.4x faster than level 6, files ~same size)."""
     p = check_writable(path)
     fmt = SAVE_FORMATS[p.suffix.lower()]
     kwargs: dict[str, object] = {"compress_level": png_level} if fmt == "PNG" else {}
