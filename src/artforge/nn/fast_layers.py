@@ -80,7 +80,7 @@ def step(layers: Sequence[nn.Module], i: int, x: torch.Tensor) -> tuple[torch.Te
         conv = layers[i + 1]
         assert isinstance(conv, nn.Conv2d)
         return reflect_conv(x, conv.weight, conv.bias), i + 2
-    if isinstance(layer, nn.ReLU) and layer.inplace and not _exporting():
+    if isinstance(layer, nn.ReLU) and layer.inplace:
         return relu_(x), i + 1
     return layer(x), i + 1
 

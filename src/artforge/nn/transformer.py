@@ -104,13 +104,7 @@ class ConvLayer(nn.Sequential):
             return run_layers(list(self), x)
         pad, conv, *rest = list(self)
         assert isinstance(conv, nn.Conv2d)
-        return _run(rest, conv_space_to_depth(pad(x), conv.weight, conv.bias))
-
-
-def _run(layers: list[nn.Module], x: torch.Tensor) -> torch.Tensor:
-    for layer in layers:
-        x = layer(x)
-    return x
+        return run_layers(rest, conv_space_to_depth(pad(x), conv.weight, conv.bias))
 
 
 class ResidualBlock(nn.Module):
@@ -140,7 +134,7 @@ class UpsampleConv(nn.Sequential):
         assert isinstance(layer, ConvLayer)
         _, conv, *rest = list(layer)
         assert isinstance(conv, nn.Conv2d)
-        return _run(rest, upsample_conv(x, conv.weight, conv.bias))
+        return run_layers(rest, upsample_conv(x, conv.weight, conv.bias))
 
 
 class TransformerNet(nn.Module):

@@ -151,7 +151,7 @@ class Studio:
         }  # fmt: skip
 
         def prepare(folder: Path) -> None:
-            self._save_inputs(folder, c_img, s_img, content)
+            self._save_inputs(folder, c_img, s_img, str(content))
             for i, img in enumerate(more):
                 api.save_image(img, folder / f"style-{i + 1}.png", png_level=1)
             for i, img in enumerate(mask_imgs):
@@ -176,7 +176,7 @@ class Studio:
             "precision": self.precision,
             **model_path(rows[model]),
         }  # fmt: skip
-        return self.runner.submit(owner, "instant", params, lambda d: self._save_inputs(d, c_img, s_img, content))
+        return self.runner.submit(owner, "instant", params, lambda d: self._save_inputs(d, c_img, s_img, str(content)))
 
     def submit_generate(
         self, owner: str, run: str, seed: float = 0, n: float = 16, truncation: float = 1.0,
@@ -254,12 +254,9 @@ class Studio:
         return self.runner.submit(owner, "instant", params, prepare)
 
     @staticmethod
-    def _save_inputs(folder: Path, content: Any, style: Any, upload: str | None = None) -> None:
+    def _save_inputs(folder: Path, content: Any, style: Any, upload: str) -> None:
         """content.png (the upload's own bytes where it already is that PNG) and style.png, if any."""
-        if upload is None:
-            api.save_image(content, folder / "content.png", png_level=1)
-        else:
-            keep_image(upload, content, folder / "content.png")
+        keep_image(upload, content, folder / "content.png")
         if style is not None:
             api.save_image(style, folder / "style.png", png_level=1)
 
