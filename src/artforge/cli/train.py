@@ -83,7 +83,10 @@ def add_parser(sub: Any) -> None:
     )
     g.add_argument("--seed", type=int, default=S)
     g.add_argument("--device", default=S, help="auto, cpu, cuda (auto)")
-    g.add_argument("--amp", choices=["auto", "none", "bf16", "fp16"], default=S)
+    g.add_argument(
+        "--amp", choices=["auto", "none", "bf16", "fp16"], default=S,
+        help="mixed precision (auto: bf16 or fp16 on CUDA; stylisers also bf16 on a CPU with AMX/AVX512-BF16)",
+    )  # fmt: skip
     g = p.add_argument_group("output")
     g.add_argument("--snap", dest="snap_kimg", type=float, default=S, help="checkpoint + grid every K kimg (5)")
     g.add_argument("--tick", dest="tick_kimg", type=float, default=S, help="log every K kimg (1)")

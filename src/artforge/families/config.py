@@ -60,5 +60,5 @@ class TrainConfig(Config):
     metrics_weights: str | None = None  # a local weights file for the metrics backbone; None = the standard one
     seed: int = 0
     device: str = "auto"
-    amp: str = "auto"  # auto (bf16/fp16 on CUDA, off on CPU) | none | bf16 | fp16
+    amp: str = "auto"  # auto (bf16/fp16 on CUDA, off on CPU; stylisers: bf16 where native) | none | bf16 | fp16
     channels_last: bool = True
