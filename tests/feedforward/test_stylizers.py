@@ -158,11 +158,14 @@ def test_bf16_training_runs_the_networks_in_bf16_and_the_losses_in_fp32(
     for amp in ("none", "bf16"):
         trainer, _, _ = build_stylizer(tiny_cfg(model=model, data=str(photos), style=style, amp=amp), CPU)
         convs = [m for m in [*trainer.net.modules(), *trainer.encoder.modules()] if isinstance(m, torch.nn.Conv2d)]
-        hooks = [m.register_forward_hook(lambda _m, _a, out: seen.add((amp, out.dtype))) for m in convs]
+        hooks = [m.register_forward_hook(lambda _m, _a, out, amp=amp: seen.add((amp, out.dtype))) for m in convs]
         x = trainer._content_batch()
         with torch.no_grad():
-            losses[amp] = trainer._adain_loss(x) if model == "adain" else trainer._perceptual_loss(x, trainer._run(
-                trainer.net, x))
+            losses[amp] = (
+                trainer._adain_loss(x)
+                if model == "adain"
+                else trainer._perceptual_loss(x, trainer._run(trainer.net, x))
+            )
         for h in hooks:
             h.remove()
     assert seen == {("none", torch.float32), ("bf16", torch.bfloat16)}
