@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -170,7 +170,7 @@ class StylizerTrainer:
         with self._autocast():
             return net(*args).float()  # type: ignore[no-any-return]
 
-    def _features(self, encoder: VGGEncoder, x: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
+    def _features(self, encoder: VGGEncoder, x: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
         """``encoder(x, layers)`` under the run's autocast, in fp32 for the losses."""
         with self._autocast():
             return {k: v.float() for k, v in encoder(x, layers).items()}
