@@ -236,10 +236,9 @@ class StylizerTrainer:
             else:
                 fc, fs_t = self._features(self.student, c, layers), self._features(self.student, s, layers)
             t = {k: adain(fc[k], fs_t[k]) for k in layers}
-            if self.student is not None:
+            target = t[LAYER]
+            if self.student is not None:  # the content target is the teacher's AdaIN
                 target = adain(self._features(self.encoder, c, [LAYER])[LAYER], fs[LAYER])
-            else:
-                target = t[LAYER]
         g = self._run(self.net, t[LAYER], t)
         fg = self._features(self.encoder, g, STYLE_LAYERS)
         lc = Fn.relative_mse(fg[LAYER], target)
