@@ -143,11 +143,12 @@ def test_training_lowers_the_loss_and_resume_is_exact(photos: Path, tmp_path: Pa
 
 
 @pytest.mark.parametrize("model", ["johnson", "adain"])
-def test_bf16_training_runs_the_networks_in_bf16_and_the_losses_in_fp32(
+def test_bf16_training_runs_the_loss_network_in_bf16_and_the_losses_in_fp32(
     model: str, photos: Path, weights_cache: Path
 ) -> None:
-    """--amp bf16: every convolution of the network and the loss VGG computes in bf16, the loss is fp32 and within 3% of
-    the fp32 loss of the same batch and weights; auto is bf16 exactly where bf16 is native; fp16 is refused."""
+    """--amp bf16: the loss VGG's convolutions (and the AdaIN decoder's) compute in bf16, the Johnson network's in
+    fp32 (instance norm); the loss is fp32 and within 3% of the fp32 loss of the same batch and weights; auto is
+    bf16 exactly where bf16 is native; fp16 is refused."""
     from artforge.core.device import native_bf16
     from artforge.train.build import build_stylizer
     from artforge.train.feedforward import stylizer_amp
@@ -157,18 +158,22 @@ def test_bf16_training_runs_the_networks_in_bf16_and_the_losses_in_fp32(
     losses, seen = {}, set()
     for amp in ("none", "bf16"):
         trainer, _, _ = build_stylizer(tiny_cfg(model=model, data=str(photos), style=style, amp=amp), CPU)
-        convs = [m for m in [*trainer.net.modules(), *trainer.encoder.modules()] if isinstance(m, torch.nn.Conv2d)]
-        hooks = [m.register_forward_hook(lambda _m, _a, out, amp=amp: seen.add((amp, out.dtype))) for m in convs]
+        hooks = [
+            m.register_forward_hook(lambda _m, _a, out, key=(amp, part): seen.add((*key, out.dtype)))
+            for part, net in (("net", trainer.net), ("vgg", trainer.encoder))
+            for m in net.modules()
+            if isinstance(m, torch.nn.Conv2d)
+        ]
         x = trainer._content_batch()
         with torch.no_grad():
-            losses[amp] = (
-                trainer._adain_loss(x)
-                if model == "adain"
-                else trainer._perceptual_loss(x, trainer._run(trainer.net, x))
-            )
+            losses[amp] = trainer._adain_loss(x) if model == "adain" else trainer._perceptual_loss(x, trainer.net(x))
         for h in hooks:
             h.remove()
-    assert seen == {("none", torch.float32), ("bf16", torch.bfloat16)}
+    net_bf16 = torch.bfloat16 if model == "adain" else torch.float32
+    assert seen == {
+        ("none", "net", torch.float32), ("none", "vgg", torch.float32),
+        ("bf16", "net", net_bf16), ("bf16", "vgg", torch.bfloat16),
+    }  # fmt: skip
     assert losses["bf16"].dtype == torch.float32
     assert float(losses["bf16"]) == pytest.approx(float(losses["none"]), rel=0.03)
     assert float(losses["bf16"]) != float(losses["none"])

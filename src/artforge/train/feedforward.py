@@ -44,8 +44,11 @@ JOHNSON_STYLE = ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
 
 
 def stylizer_amp(amp: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype of a styliser's networks: ``auto`` is bf16 where it is native (a CUDA GPU with bf16, a CPU
-    with AVX512-BF16 or AMX: ~2.4x faster steps on such a CPU), else fp32; the losses always run in fp32."""
+    """The autocast dtype of the VGG loss network and the AdaIN decoder: ``auto`` is bf16 where it is native (a CUDA
+    GPU with bf16, a CPU with AVX512-BF16 or AMX: ~2x faster steps on such a CPU), else fp32. The losses run in fp32,
+    and so do the Johnson / gan-style network and the discriminator: their instance norm turns a near-constant
+    channel's bf16 rounding noise (an ulp of its bias) into unit-variance noise, which wrecked bf16 training of a
+    Johnson network within ~1,500 steps (NaN gradients; the fp32 loss of the same weights was a third)."""
     if amp == "fp16":
         raise ArtforgeError("--amp fp16: stylisers train in bf16 or fp32 (--amp auto|bf16|none)")
     if amp == "bf16" or (amp == "auto" and native_bf16(str(device))):
@@ -144,12 +147,12 @@ class StylizerTrainer:
         if self.kind == "adain":
             loss = self._adain_loss(x)
         else:
-            y = self._run(self.net, x)
+            y = self.net(x)  # fp32: instance norm (stylizer_amp)
             loss = self._perceptual_loss(x, y, t)
             if self.disc is not None:
                 self._disc_step(y.detach())
                 self.disc.requires_grad_(False)  # G's adversarial term: no gradients for D's weights
-                adv = g_loss("hinge", self._run(self.disc, y).flatten())
+                adv = g_loss("hinge", self.disc(y).flatten())
                 self.disc.requires_grad_(True)
                 self.stats.add("loss/adv", adv)
                 loss = loss + self.cfg.adv_weight * adv
@@ -165,10 +168,10 @@ class StylizerTrainer:
         with torch.autocast(self.procs.device.type, self.amp or torch.bfloat16, enabled=self.amp is not None):
             yield
 
-    def _run(self, net: nn.Module, *args: Any) -> torch.Tensor:
-        """``net(*args)`` under the run's autocast, returned in fp32 for the losses."""
+    def _decode(self, t: torch.Tensor, skips: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The AdaIN decoder (no normalisation layers) under the run's autocast, returned in fp32 for the losses."""
         with self._autocast():
-            return net(*args).float()  # type: ignore[no-any-return]
+            return self.net(t, skips).float()  # type: ignore[no-any-return]
 
     def _features(self, encoder: VGGEncoder, x: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
         """``encoder(x, layers)`` under the run's autocast, in fp32 for the losses."""
@@ -197,7 +200,7 @@ class StylizerTrainer:
     def _disc_step(self, fake: torch.Tensor) -> None:
         assert self.disc is not None and self.opt_d is not None
         real = self._style_crops(len(fake), salt=1)
-        loss = d_loss("hinge", self._run(self.disc, real).flatten(), self._run(self.disc, fake).flatten())
+        loss = d_loss("hinge", self.disc(real).flatten(), self.disc(fake).flatten())
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         all_reduce_grads(self.disc.parameters(), self.procs.world)
@@ -239,7 +242,7 @@ class StylizerTrainer:
             target = t[LAYER]
             if self.student is not None:  # the content target is the teacher's AdaIN
                 target = adain(self._features(self.encoder, c, [LAYER])[LAYER], fs[LAYER])
-        g = self._run(self.net, t[LAYER], t)
+        g = self._decode(t[LAYER], t)
         fg = self._features(self.encoder, g, STYLE_LAYERS)
         lc = Fn.relative_mse(fg[LAYER], target)
         ls = Fn.moment_loss(fg, fs)
