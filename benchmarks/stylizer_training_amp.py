@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             "model": args.model, "data": str(photos(Path(tmp))), "resolution": args.resolution, "batch": args.batch,
             "width": args.width, "style": ["sample:mountains", "sample:swamp"][: 2 if args.model == "adain" else 1],
         }  # fmt: skip
-        trainers = {amp: build_stylizer(TrainConfig.from_dict({**base, "amp": amp}), procs)[0] for amp in ("none", "bf16")}
+        configs = {amp: TrainConfig.from_dict({**base, "amp": amp}) for amp in ("none", "bf16")}
+        trainers = {amp: build_stylizer(cfg, procs)[0] for amp, cfg in configs.items()}
         times: dict[str, list[float]] = {amp: [] for amp in trainers}
         for t in trainers.values():
             t.step()  # warm-up
