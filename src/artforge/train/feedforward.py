@@ -14,8 +14,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -163,10 +162,8 @@ class StylizerTrainer:
         self.stats.add("loss/total", loss)
         self.step_index += 1
 
-    @contextmanager
-    def _autocast(self) -> Iterator[None]:
-        with torch.autocast(self.procs.device.type, self.amp or torch.bfloat16, enabled=self.amp is not None):
-            yield
+    def _autocast(self) -> torch.autocast:
+        return torch.autocast(self.procs.device.type, self.amp or torch.bfloat16, enabled=self.amp is not None)
 
     def _decode(self, t: torch.Tensor, skips: dict[str, torch.Tensor]) -> torch.Tensor:
         """The AdaIN decoder (no normalisation layers) under the run's autocast, returned in fp32 for the losses."""
@@ -239,9 +236,9 @@ class StylizerTrainer:
             else:
                 fc, fs_t = self._features(self.student, c, layers), self._features(self.student, s, layers)
             t = {k: adain(fc[k], fs_t[k]) for k in layers}
-            target = t[LAYER]
-            if self.student is not None:  # the content target is the teacher's AdaIN
-                target = adain(self._features(self.encoder, c, [LAYER])[LAYER], fs[LAYER])
+            target = (
+                t[LAYER] if self.student is None else adain(self._features(self.encoder, c, [LAYER])[LAYER], fs[LAYER])
+            )
         g = self._decode(t[LAYER], t)
         fg = self._features(self.encoder, g, STYLE_LAYERS)
         lc = Fn.relative_mse(fg[LAYER], target)
