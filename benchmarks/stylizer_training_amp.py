@@ -24,7 +24,7 @@ def photos(dest: Path) -> Path:
     import skimage.data
     from PIL import Image
 
-    for name in (*CONTENT_PHOTOS, "rocket", "coffee", "immunohistochemistry"):
+    for name in (*CONTENT_PHOTOS, "rocket", "retina", "immunohistochemistry"):  # six photos
         Image.fromarray(getattr(skimage.data, name)()[..., :3]).save(dest / f"{name}.png")
     return dest
 
