@@ -39,7 +39,7 @@ from artforge.core.atomic import atomic_path
 from artforge.core.errors import ArtforgeError
 from artforge.families.base import GeneratorFamily
 from artforge.families.registry import FAMILIES, generator
-from artforge.nn.stylegan2 import Generator, ModulatedConv2d, upfirdn2d
+from artforge.nn.stylegan2 import Generator, ModulatedConv2d, demodulation, upfirdn2d
 from artforge.train.build import model_from_checkpoint
 
 OPSET = 18
@@ -77,7 +77,7 @@ class BatchModulatedConv(nn.Module):
             p0, p1 = k // 2 + (fk + 1) // 2 - (k - 1), k // 2 + (fk - 2) // 2 - (k - 2)
             y = upfirdn2d(y, f, padding=(p0, p1, p0, p1), gain=4.0)  # [N, O, 2H, 2W]
         if mod.demodulate:
-            d = (styles.square() @ weight.square().sum(dim=(2, 3)).t() + self.eps).rsqrt()  # [N, O]
+            d = demodulation(styles, weight, self.eps)  # [N, O]
             y = y * d.reshape(d.shape[0], -1, 1, 1)
         return y
 

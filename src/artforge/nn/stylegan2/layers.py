@@ -169,6 +169,12 @@ class Conv2d(nn.Module):
         return f"{self.in_channels}, {self.out_channels}, k={self.kernel_size}, down={self.down}, {self.activation}"
 
 
+def demodulation(styles: Tensor, weight: Tensor, eps: float = 1e-8) -> Tensor:
+    """Eq. 3's d_no = (sum_ijk (s_ni w_oijk)^2 + eps)^-1/2 = (sum_i s_ni^2 sum_jk w_oijk^2 + eps)^-1/2, as one matmul
+    (no per-sample weight tensor). ``styles`` [N, I], ``weight`` [O, I, k, k] -> [N, O]."""
+    return (styles.square() @ weight.square().sum(dim=(2, 3)).t() + eps).rsqrt()
+
+
 def modulated_conv2d(
     x: Tensor,
     weight: Tensor,
@@ -183,26 +189,29 @@ def modulated_conv2d(
     ``x`` [N, I, H, W]; ``weight`` [O, I, k, k] (effective, gains applied; odd k); ``styles`` [N, I].
     ``up=2``: zero insertion + the same cross-correlation (a stride-2 transposed conv of the flipped kernel),
     then the FIR blur (gain 4): [N, O, 2H, 2W]. Otherwise 'same' padding: [N, O, H, W].
+    The per-sample weights are built in one product, w[o, i] * (s_ni d_no), already in the layout the grouped conv
+    reads (the transposed conv's [N, I, O, k, k] for up=2), and d comes from :func:`demodulation`.
     """
     n, i, h, w_ = x.shape
     o, _, k, _ = weight.shape
-    wm = weight.unsqueeze(0) * styles.reshape(n, 1, i, 1, 1)  # [N, O, I, k, k]
-    if demodulate:
-        wm = wm * (wm.square().sum(dim=(2, 3, 4), keepdim=True) + eps).rsqrt()
+    d = demodulation(styles, weight, eps) if demodulate else styles.new_ones(n, o)  # [N, O]
     x = x.reshape(1, n * i, h, w_)  # [1, N*I, H, W]: the batch becomes conv groups
     if up == 1:
+        scale = styles.reshape(n, 1, i, 1, 1) * d.reshape(n, o, 1, 1, 1)  # [N, O, I, 1, 1]
+        wm = weight.unsqueeze(0) * scale  # [N, O, I, k, k]
         y = F.conv2d(x, wm.reshape(n * o, i, k, k), padding=k // 2, groups=n)  # [1, N*O, H, W]
-    elif up == 2:
-        if resample_filter is None:
-            raise ValueError("up=2 needs a resample_filter")
-        wt = wm.flip(dims=(3, 4)).transpose(1, 2).reshape(n * i, o, k, k)  # [N*I, O, k, k]
-        y = F.conv_transpose2d(x, wt, stride=2, groups=n)  # [1, N*O, 2H+k-2, 2W+k-2]
-        fk = resample_filter.shape[0]
-        p0, p1 = k // 2 + (fk + 1) // 2 - (k - 1), k // 2 + (fk - 2) // 2 - (k - 2)
-        y = upfirdn2d(y, resample_filter, padding=(p0, p1, p0, p1), gain=4.0)  # [1, N*O, 2H, 2W]
-    else:
+        return y.reshape(n, o, h, w_)
+    if up != 2:
         raise ValueError(f"up must be 1 or 2, not {up}")
-    return y.reshape(n, o, y.shape[2], y.shape[3])
+    if resample_filter is None:
+        raise ValueError("up=2 needs a resample_filter")
+    scale = styles.reshape(n, i, 1, 1, 1) * d.reshape(n, 1, o, 1, 1)  # [N, I, O, 1, 1]
+    wt = weight.flip(dims=(2, 3)).transpose(0, 1).contiguous().unsqueeze(0) * scale  # [N, I, O, k, k], contiguous
+    y = F.conv_transpose2d(x, wt.reshape(n * i, o, k, k), stride=2, groups=n)  # [1, N*O, 2H+k-2, 2W+k-2]
+    fk = resample_filter.shape[0]
+    p0, p1 = k // 2 + (fk + 1) // 2 - (k - 1), k // 2 + (fk - 2) // 2 - (k - 2)
+    y = y.reshape(n, o, y.shape[2], y.shape[3])  # the blur's groups are O channels, not N*O (a slow path on CPU)
+    return upfirdn2d(y, resample_filter, padding=(p0, p1, p0, p1), gain=4.0)  # [N, O, 2H, 2W]
 
 
 class ModulatedConv2d(nn.Module):
