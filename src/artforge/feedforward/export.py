@@ -11,14 +11,9 @@ Graph signature:
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
-import logging
 import os
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +22,7 @@ from torch import nn
 
 from artforge.core.atomic import atomic_path
 from artforge.core.errors import ArtforgeError
+from artforge.core.onnx_export import quiet, require
 from artforge.feedforward.onnx import OnnxStylizer
 from artforge.feedforward.stylizer import Stylizer, load_torch, resolve, save_model
 from artforge.nn.adain import adain_forward
@@ -36,7 +32,6 @@ ONNX_FORMAT = "artforge-onnx-v1"
 META_KEY = "artforge"
 SUFFIXES = (".onnx", ".safetensors")
 TOLERANCE = 1e-3  # onnxruntime vs PyTorch, max abs difference on [0, 1] pixels
-INSTALL = "pip install 'artforge[export]'"
 # Example sizes for tracing: not multiples of 4 or 8, so every pad/crop is in the graph; batch 2,
 # because torch.export specialises a dimension whose example size is 1.
 CONTENT_SHAPE = (2, 3, 37, 50)
@@ -87,12 +82,6 @@ def metadata(stylizer: Stylizer) -> dict[str, Any]:
     return meta
 
 
-def _require(*modules: str) -> None:
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    if missing:
-        raise ArtforgeError(f"ONNX export needs {', '.join(missing)}: {INSTALL}")
-
-
 def opset_range(dynamo: bool = True) -> tuple[int, int]:
     """The opsets the exporter can write: torch.export's from 18; the TorchScript tracer's 11 (dynamic pads) to 20."""
     try:
@@ -110,7 +99,7 @@ def to_onnx(stylizer: Stylizer, opset: int = OPSET, dynamo: bool = True) -> Any:
     ``dynamo=True`` uses torch.export (the maintained exporter since PyTorch 2.9, needs onnxscript);
     ``dynamo=False`` the legacy TorchScript tracer.
     """
-    _require("onnx", *(["onnxscript"] if dynamo else []))
+    require("onnx", *(["onnxscript"] if dynamo else []))
     import onnx  # noqa: PLC0415 - lazy: optional [export] extra
 
     lo, hi = opset_range(dynamo)
@@ -119,7 +108,7 @@ def to_onnx(stylizer: Stylizer, opset: int = OPSET, dynamo: bool = True) -> Any:
     module, inputs = graph_module(stylizer)
     names = list(inputs)
     axes = {"content": {0: "N", 2: "H", 3: "W"}, "style": {2: "h", 3: "w"}, "alpha": {}}
-    with _quiet():
+    with quiet():
         try:
             if dynamo:
                 dim = torch.export.Dim.DYNAMIC
@@ -154,23 +143,6 @@ def to_onnx(stylizer: Stylizer, opset: int = OPSET, dynamo: bool = True) -> Any:
     del model.metadata_props[:]
     model.metadata_props.add(key=META_KEY, value=json.dumps(metadata(stylizer), sort_keys=True))
     return model
-
-
-@contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence the exporters' warnings and log lines (tracer and deprecation notes, "torchvision is not
-    installed"): the exported graph is checked against PyTorch instead."""
-    logs = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript")]
-    levels = [log.level for log in logs]
-    for log in logs:
-        log.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for log, level in zip(logs, levels, strict=True):
-            log.setLevel(level)
 
 
 def _name_axes(model: Any, axes: dict[str, dict[int, str]]) -> None:
@@ -215,7 +187,7 @@ def export_onnx(
     if not dest.parent.is_dir():
         raise ArtforgeError(f"-o {dest}: folder {dest.parent} does not exist")
     if check:
-        _require("onnxruntime")
+        require("onnxruntime")
     model = to_onnx(stylizer, opset, dynamo)
     import onnx  # noqa: PLC0415 - lazy: optional [export] extra
 

@@ -15,10 +15,10 @@ import numpy as np
 import torch
 
 from artforge.core.errors import ArtforgeError
+from artforge.core.onnx_export import INSTALL
 from artforge.families.registry import STYLISERS
 from artforge.families.stylizer import NetSpec
 
-INSTALL = "pip install 'artforge[export]'"
 META_KEY = "artforge"  # the metadata_props key that artforge.feedforward.export writes
 
 

@@ -19,14 +19,9 @@ the network as it runs in PyTorch.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import io
 import json
-import logging
 import os
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +32,7 @@ from torch import Tensor, nn
 from artforge.core import checkpoint as ckpt
 from artforge.core.atomic import atomic_path
 from artforge.core.errors import ArtforgeError
+from artforge.core.onnx_export import quiet, require
 from artforge.families.base import GeneratorFamily
 from artforge.families.registry import FAMILIES, generator
 from artforge.nn.stylegan2 import Generator, ModulatedConv2d, demodulation, upfirdn2d
@@ -46,7 +42,6 @@ OPSET = 18
 ONNX_FORMAT = "artforge-generator-onnx-v1"
 META_KEY = "artforge"
 TOLERANCE = 1e-3  # onnxruntime vs PyTorch, max abs difference on [0, 1] pixels
-INSTALL = "pip install 'artforge[export]'"
 EXPORTABLE = ("stylegan2", "dcgan", "gan")
 TRACE_BATCH = 2  # torch.export specialises a dimension whose example size is 1
 CHECK_BATCH = 3  # the onnxruntime check runs another batch size than the traced one
@@ -158,28 +153,6 @@ def graph_inputs(
     return graph.eval(), inputs
 
 
-def _require(*modules: str) -> None:
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    if missing:
-        raise ArtforgeError(f"ONNX export needs {', '.join(missing)}: {INSTALL}")
-
-
-@contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence the exporters' warnings and log lines: the graph is checked against PyTorch instead."""
-    logs = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript")]
-    levels = [log.level for log in logs]
-    for log in logs:
-        log.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for log, level in zip(logs, levels, strict=True):
-            log.setLevel(level)
-
-
 def _export(module: nn.Module, inputs: dict[str, Tensor], opset: int, dynamo: bool) -> Any:
     """``onnx.ModelProto`` of ``module`` with a dynamic batch on z and c."""
     import onnx  # noqa: PLC0415 - lazy: optional [export] extra
@@ -211,7 +184,7 @@ def to_onnx(
     """The generator as an ``onnx.ModelProto`` (not yet checked) and the exporter that wrote it: torch.export's
     (``dynamo``) or, if that fails, the TorchScript tracer (gan and dcgan only: it cannot trace stylegan2's FIR
     resampling, whose convolutions run on sliced inputs of unknown shape)."""
-    _require("onnx", *(["onnxscript"] if dynamo else []))
+    require("onnx", *(["onnxscript"] if dynamo else []))
     exporters = ["dynamo", "torchscript"] if dynamo else ["torchscript"]
     if model == "stylegan2":  # the tracer cannot size the FIR filters' convolutions (their inputs are sliced)
         if not dynamo:
@@ -222,7 +195,7 @@ def to_onnx(
     proto, exporter = None, ""
     for exporter in exporters:
         try:
-            with _quiet():
+            with quiet():
                 proto = _export(module, inputs, opset, exporter == "dynamo")
             break
         except Exception as e:  # noqa: BLE001 - any exporter failure: try the next, then one line
@@ -274,7 +247,7 @@ def export_generator_onnx(
         raise ArtforgeError(f"-o {dest}: is a directory")
     if not os.access(dest.parent, os.W_OK):
         raise ArtforgeError(f"-o {dest}: folder {dest.parent} is not writable")
-    _require("onnxruntime")
+    require("onnxruntime")
     net = net.cpu().eval()
     fam = generator(model)
     proto, exporter = to_onnx(net, model, z_dim, num_classes, opset, dynamo)
