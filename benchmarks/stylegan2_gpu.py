@@ -25,6 +25,8 @@ On a machine lent by the device tool (nothing can be fetched there; its python3 
     run(command="PYTHONPATH=src python3 benchmarks/stylegan2_gpu.py --fashion-mnist .gpu-data --json \
         $OUT/stylegan2_gpu.json", carry=[".gpu-data"], timeout_s=420)
 It takes about a minute of GPU time after start-up (three cases of 4 + 4 x 16 steps each).
+The same carried folder serves items 1 and 2 on a GPU (device-independent quality per kimg; minutes each there):
+    PYTHONPATH=src python3 benchmarks/stylegan2_quality.py --device cuda --data fashion-mnist:.gpu-data
 Quick check on a CPU (16 px, tiny widths; its figures mean nothing):
     python benchmarks/stylegan2_gpu.py --quick
 """

@@ -125,7 +125,7 @@ def ticks(run: Path) -> list[dict[str, float]]:
 
 def train_and_score(label: str, out: Path, judge: Judge, args: argparse.Namespace, **overrides: Any) -> Run:
     """One ``api.train`` run, then every snapshot sampled as ``artforge eval`` does and scored."""
-    options = dict(data="fashion-mnist", resolution=RESOLUTION, **overrides, kimg=args.kimg, snap_kimg=args.snap,
+    options = dict(data=args.data, resolution=RESOLUTION, **overrides, kimg=args.kimg, snap_kimg=args.snap,
                    keep=1000, device=str(judge.device), seed=args.seed)  # fmt: skip
     print(f"--- {label}: api.train({', '.join(f'{k}={v!r}' for k, v in options.items())}, out=...)", flush=True)
     t0 = time.perf_counter()
@@ -226,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--classifier-epochs", type=int, default=2, help="yardstick training epochs (default 2)")
     p.add_argument("--classifier-images", type=int, default=None, help="first N train images for it (default all)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    p.add_argument("--data", default="fashion-mnist", help="fashion-mnist[:DIR of its idx files] (default: the usual)")
     p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (default: torch's choice)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", metavar="DIR", default=None, help="keep the run dirs here (default: a temporary dir)")
@@ -244,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     print_header(f"artforge benchmark: StyleGAN2 quality, {target} (Fashion-MNIST, 32 px)", machine_info(args.threads))
     device = resolve_device(args.device)
     t0 = time.perf_counter()
-    cfg = TrainConfig(model="stylegan2", data="fashion-mnist", resolution=RESOLUTION)
+    cfg = TrainConfig(model="stylegan2", data=args.data, resolution=RESOLUTION)
     ds, images, _ = training.open_data(cfg)
     labels = ds.tensors()[1]
     test_ds, test_images, _ = training.open_data(cfg, split="test")

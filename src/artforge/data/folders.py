@@ -93,7 +93,7 @@ def decode(open_image: Opener, resolution: int) -> np.ndarray:
     if side != resolution:
         method = Image.Resampling.LANCZOS if side > resolution else Image.Resampling.BICUBIC
         img = img.resize((resolution, resolution), method)
-    return np.asarray(img, dtype=np.uint8)
+    return np.array(img, dtype=np.uint8)  # a writable copy: torch.from_numpy warns on read-only arrays
 
 
 def decode_all(
