@@ -22,6 +22,7 @@ from artforge.nn.stylegan2 import (
     NoiseInjection,
     SynthesisNetwork,
     channels_at,
+    demodulation,
     downsample2d,
     fir_filter,
     mbstd_group_size,
@@ -67,6 +68,17 @@ def test_modulated_conv2d_matches_a_per_sample_loop(k: int, demodulate: bool) ->
     )
     assert y.shape == (3, 5, 6, 5)
     torch.testing.assert_close(y, ref, atol=1e-5, rtol=1e-5)
+
+
+def test_demodulation_matmul_equals_the_norm_of_each_modulated_weight() -> None:
+    """d_no from one matmul equals 1 / sqrt(sum_ikl (s_ni w_oikl)^2 + 1e-8) of the written-out weight, per sample."""
+    torch.manual_seed(1)
+    weight, styles = torch.randn(6, 4, 3, 3), torch.randn(5, 4) + 1.0
+    d = demodulation(styles, weight)
+    norms = [(weight * s.reshape(1, -1, 1, 1)).pow(2).sum(dim=(1, 2, 3)) for s in styles]  # [O] each
+    ref = torch.stack([1 / torch.sqrt(n + 1e-8) for n in norms])
+    assert d.shape == (5, 6)
+    torch.testing.assert_close(d, ref, atol=1e-6, rtol=1e-5)
 
 
 def test_modulated_conv2d_up2_matches_zero_insertion_conv_and_blur() -> None:
